@@ -1,0 +1,1 @@
+"""fasttensor: NumPy-like tensors on hand-written SIMD and OpenMP kernels."""

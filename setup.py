@@ -1,0 +1,161 @@
+"""Build script for fasttensor's compiled core.
+
+One extension module, ``fasttensor._C``, holds the Cython tensor layer and
+every C++ kernel.  The sources under ``src/kernels/<isa>/`` are compiled
+with that ISA's ``-m`` flags and nothing else is: the rest of the build uses
+the baseline flags of the target, so one build runs on any x86-64 CPU and
+picks its kernels at import.
+
+Environment switches:
+
+``FASTTENSOR_SANITIZE=1``
+    Build with AddressSanitizer and UndefinedBehaviorSanitizer.  Run the
+    result with ``LD_PRELOAD=$(gcc -print-file-name=libasan.so)``.
+``FASTTENSOR_NO_OPENMP=1``
+    Skip OpenMP even where the compiler supports it.
+"""
+
+import glob
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IS_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+
+# The only places where ISA flags are allowed.
+ISA_FLAGS = {
+    "avx2": ["-mavx2", "-mfma", "-mf16c"],
+    "avx512": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
+               "-mavx2", "-mfma", "-mf16c"],
+}
+
+
+def _env_flag(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _compiler_accepts(compiler, flags, source):
+    """Compile and link ``source`` with ``flags``; True when it works."""
+    tmp = tempfile.mkdtemp()
+    try:
+        path = os.path.join(tmp, "probe.cpp")
+        with open(path, "w") as f:
+            f.write(source)
+        try:
+            objs = compiler.compile([path], output_dir=tmp, extra_postargs=flags)
+            compiler.link_executable(objs, "probe", output_dir=tmp,
+                                     extra_postargs=flags)
+            subprocess.run([os.path.join(tmp, "probe")], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except Exception:
+            return False
+        return True
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+OPENMP_PROBE = r"""
+#include <omp.h>
+int main() {
+    int n = 0;
+    #pragma omp parallel reduction(+ : n)
+    n += 1;
+    return n == omp_get_max_threads() ? 0 : 1;
+}
+"""
+
+
+class BuildExt(build_ext):
+    """build_ext with per-directory ISA flags and an OpenMP probe."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
+    def build_extensions(self):
+        compiler = self.compiler
+        openmp = []
+        if not _env_flag("FASTTENSOR_NO_OPENMP"):
+            if _compiler_accepts(compiler, ["-fopenmp"], OPENMP_PROBE):
+                openmp = ["-fopenmp"]
+            else:
+                print("fasttensor: the compiler has no working OpenMP; "
+                      "building single-threaded", file=sys.stderr)
+        for ext in self.extensions:
+            ext.extra_compile_args += openmp
+            ext.extra_link_args += openmp
+            if openmp:
+                ext.define_macros.append(("FT_HAVE_OPENMP", "1"))
+
+        original_compile = compiler._compile
+
+        def compile_with_isa_flags(obj, src, ext, cc_args, extra_postargs,
+                                   pp_opts):
+            parts = os.path.normpath(src).split(os.sep)
+            extra = list(extra_postargs)
+            if "kernels" in parts:
+                isa = parts[parts.index("kernels") + 1]
+                extra += ISA_FLAGS.get(isa, [])
+            return original_compile(obj, src, ext, cc_args, extra, pp_opts)
+
+        compiler._compile = compile_with_isa_flags
+        super().build_extensions()
+
+
+def kernel_sources():
+    sources = sorted(glob.glob("src/core/*.cpp") + glob.glob("src/ops/*.cpp"))
+    isas = ["scalar"] + (["avx2", "avx512"] if IS_X86_64 else [])
+    for isa in isas:
+        sources += sorted(glob.glob(f"src/kernels/{isa}/*.cpp"))
+    return sources
+
+
+def make_extension():
+    compile_args = ["-std=c++17", "-O3", "-fno-math-errno",
+                    "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"]
+    link_args = []
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    if IS_X86_64:
+        macros.append(("FT_X86_64", "1"))
+    if _env_flag("FASTTENSOR_SANITIZE"):
+        san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+               "-fno-sanitize-recover=undefined"]
+        compile_args = [a for a in compile_args if a != "-O3"] + ["-O1", "-g"]
+        compile_args += san
+        link_args += san
+        macros.append(("FT_SANITIZE", "1"))
+    return Extension(
+        "fasttensor._C",
+        sources=["fasttensor/_C.pyx"] + kernel_sources(),
+        include_dirs=["src", "fasttensor/include", np.get_include()],
+        define_macros=macros,
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+        language="c++",
+    )
+
+
+setup(
+    ext_modules=cythonize(
+        [make_extension()],
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+            "embedsignature": True,
+        },
+    ),
+    cmdclass={"build_ext": BuildExt},
+)
