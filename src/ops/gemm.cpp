@@ -420,7 +420,7 @@ int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
 
 // Products at or below this size (m * n * k) skip packing: the copies
 // cost more than the cache reuse they buy.  Measured on Zen 3.
-constexpr double kSmallMNK = 160.0 * 160.0 * 160.0;
+constexpr double kSmallMNK = 180.0 * 180.0 * 180.0;
 
 template <class T>
 int gemm_float(const GemmKernelSet<T>& ks, Problem<T> p, int nt_max) {
