@@ -456,3 +456,30 @@ def test_out_overlapping_input(rng):
 
 def test_fma_peak_positive():
     assert _C._fma_peak_gflops(0.01) > 0.1
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_vector_products(isa, threads, dtype, rng):
+    """GEMV forms: long k (chunked partial sums), transposed B, strided x,
+    a bias added through accumulation; same bits on 1 and 2 threads."""
+    for k, n in [(1000, 700), (257, 33), (4096, 130)]:
+        x = rand(rng, 2 * k, dtype)[::2]
+        b = rand(rng, (k, n), dtype)
+        w = rand(rng, (n, k), dtype)
+        bias = rand(rng, n, dtype)
+        got = []
+        for nt in (1, 2):
+            ft.set_num_threads(nt)
+            got.append([np.asarray(matmul(x, b)).copy(),
+                        np.asarray(matmul(x[None, :], b)).copy(),
+                        np.asarray(matmul(b.T, x)).copy(),
+                        np.asarray(linear(x, w, bias)).copy()])
+        for r1, r2 in zip(*got):
+            assert np.array_equal(r1, r2)
+        assert_gemm_close(got[0][0], x, b)
+        assert_gemm_close(got[0][1], x[None, :], b)
+        assert_gemm_close(got[0][2], b.T, x)
+        ref = ref_product(x, w.T) + bias
+        bound = (k + 3) * np.finfo(dtype).eps * (
+            ref_product(np.abs(x), np.abs(w.T)) + np.abs(bias))
+        assert (np.abs(got[0][3] - ref) <= bound).all()

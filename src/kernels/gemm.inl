@@ -167,6 +167,61 @@ void macro(int64_t mc, int64_t nc, int64_t kc, const T* pa, const T* pb,
     }
 }
 
+// Rows of A contiguous along k: pack as many k as a vector transpose
+// allows and return how far it got (the caller packs the rest).  The
+// generic version does none.
+template <class T, int MR>
+FT_INLINE int64_t pack_a_rows_simd(const T* const* r, int64_t kc, T* dst) {
+    (void)r, (void)kc, (void)dst;
+    return 0;
+}
+
+#if defined(FT_ISA_AVX2)
+// 6 rows x 8 k per step: an 8 x 8 transpose with two zero rows, then
+// eight overlapping 8-lane stores of 6 useful lanes each (stores in
+// increasing address order, each overwriting the previous one's two spare
+// lanes; the last is masked so nothing is written past the 48 values).
+template <>
+FT_INLINE int64_t pack_a_rows_simd<float, 6>(const float* const* r,
+                                             int64_t kc, float* dst) {
+    const __m256i last6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    const __m256 z = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8, dst += 48) {
+        const __m256 r0 = _mm256_loadu_ps(r[0] + p);
+        const __m256 r1 = _mm256_loadu_ps(r[1] + p);
+        const __m256 r2 = _mm256_loadu_ps(r[2] + p);
+        const __m256 r3 = _mm256_loadu_ps(r[3] + p);
+        const __m256 r4 = _mm256_loadu_ps(r[4] + p);
+        const __m256 r5 = _mm256_loadu_ps(r[5] + p);
+        const __m256 a0 = _mm256_unpacklo_ps(r0, r1);
+        const __m256 a1 = _mm256_unpackhi_ps(r0, r1);
+        const __m256 a2 = _mm256_unpacklo_ps(r2, r3);
+        const __m256 a3 = _mm256_unpackhi_ps(r2, r3);
+        const __m256 a4 = _mm256_unpacklo_ps(r4, r5);
+        const __m256 a5 = _mm256_unpackhi_ps(r4, r5);
+        const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44);  // k0 | k4
+        const __m256 b1 = _mm256_shuffle_ps(a0, a2, 0xee);  // k1 | k5
+        const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44);  // k2 | k6
+        const __m256 b3 = _mm256_shuffle_ps(a1, a3, 0xee);  // k3 | k7
+        const __m256 b4 = _mm256_shuffle_ps(a4, z, 0x44);
+        const __m256 b5 = _mm256_shuffle_ps(a4, z, 0xee);
+        const __m256 b6 = _mm256_shuffle_ps(a5, z, 0x44);
+        const __m256 b7 = _mm256_shuffle_ps(a5, z, 0xee);
+        _mm256_storeu_ps(dst + 0, _mm256_permute2f128_ps(b0, b4, 0x20));
+        _mm256_storeu_ps(dst + 6, _mm256_permute2f128_ps(b1, b5, 0x20));
+        _mm256_storeu_ps(dst + 12, _mm256_permute2f128_ps(b2, b6, 0x20));
+        _mm256_storeu_ps(dst + 18, _mm256_permute2f128_ps(b3, b7, 0x20));
+        _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(b0, b4, 0x31));
+        _mm256_storeu_ps(dst + 30, _mm256_permute2f128_ps(b1, b5, 0x31));
+        _mm256_storeu_ps(dst + 36, _mm256_permute2f128_ps(b2, b6, 0x31));
+        _mm256_maskstore_ps(dst + 42, last6,
+                            _mm256_permute2f128_ps(b3, b7, 0x31));
+    }
+    return p;
+}
+#endif
+
 template <class T, int MR>
 void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs_a, int64_t cs_a,
             T* dst) {
@@ -177,7 +232,8 @@ void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs_a, int64_t cs_a,
             // Rows contiguous along k: MR read streams, one write stream.
             const T* r[MR];
             for (int i = 0; i < MR; ++i) r[i] = ai + i * rs_a;
-            for (int64_t p = 0; p < kc; ++p)
+            const int64_t p0 = pack_a_rows_simd<T, MR>(r, kc, dst);
+            for (int64_t p = p0; p < kc; ++p)
 #pragma GCC unroll 16
                 for (int i = 0; i < MR; ++i) dst[p * MR + i] = r[i][p];
         } else if (mr == MR && rs_a == 1) {

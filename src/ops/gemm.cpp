@@ -258,18 +258,48 @@ void copy_rows(int64_t k, int64_t n, const T* b, int64_t rs, int64_t cs,
         for (int64_t j = 0; j < n; ++j) dst[p * n + j] = b[p * rs + j * cs];
 }
 
+// Rows of B per partial sum in the row-form GEMV.
+constexpr int64_t kGemvChunk = 256;
+
 // m == 1: y = x^T B.
 template <class T>
 int gemv(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
     const int64_t k = p.k, n = p.n;
     if (p.cs_b == 1 && p.cs_c == 1) {
-        // Row form over column ranges; each y[j] is the same chain over p
-        // whatever range it falls in.
+        // Row form.  Up to kGemvChunk rows: one pass, threads over column
+        // ranges (each y[j] is the same chain over p whatever range it
+        // falls in).  Longer: k is cut into fixed chunks of kGemvChunk
+        // rows, each streamed in full (contiguous when B is) into its own
+        // partial y, and the partials are added in chunk order.  The
+        // chunking depends on k alone, so the result does not depend on
+        // the thread count.
+        const int64_t nch = ceil_div(k, kGemvChunk);
+        T* part = nullptr;
+        Scratch ps(nch > 1 ? size_t(nch) * n * sizeof(T) : 0);
+        if (nch > 1) {
+            if (!ps.p) return kErrNoMemory;
+            part = static_cast<T*>(ps.p);
+            run(nt, nch, 1, [&](int64_t b, int64_t e) {
+                for (int64_t c = b; c < e; ++c) {
+                    const int64_t k0 = c * kGemvChunk;
+                    const int64_t kk =
+                        kGemvChunk < k - k0 ? kGemvChunk : k - k0;
+                    ks.gemv_rows(kk, n, p.a + k0 * p.cs_a, p.cs_a,
+                                 p.b + k0 * p.rs_b, p.rs_b, part + c * n,
+                                 false);
+                }
+            });
+        }
+        static const T one = T(1);
         const int64_t grain = round_up(ceil_div(n, 4 * nt), 64);
         run(nt, ceil_div(n, grain), 1, [&](int64_t b, int64_t e) {
             const int64_t j0 = b * grain, j1 = e * grain < n ? e * grain : n;
-            ks.gemv_rows(k, j1 - j0, p.a, p.cs_a, p.b + j0, p.rs_b, p.c + j0,
-                         p.accumulate);
+            if (part)  // y (+)= 1 * part[0] + 1 * part[1] + ..., in order
+                ks.gemv_rows(nch, j1 - j0, &one, 0, part + j0, n, p.c + j0,
+                             p.accumulate);
+            else
+                ks.gemv_rows(k, j1 - j0, p.a, p.cs_a, p.b + j0, p.rs_b,
+                             p.c + j0, p.accumulate);
         });
         return kOk;
     }
