@@ -535,10 +535,8 @@ int gemm_int(int64_t m, int64_t n, int64_t k, const void* a, int64_t rs_a,
     run(nt, m, ceil_div(m, 4 * nt), [&](int64_t i0, int64_t i1) {
         if constexpr (sizeof(U) == 1) {
             if (is_bool) {
-                gemm_bool_rows(i0, i1, n, k, reinterpret_cast<const uint8_t*>(pa),
-                               rs_a, cs_a, reinterpret_cast<const uint8_t*>(pb),
-                               rs_b, cs_b, reinterpret_cast<uint8_t*>(pc),
-                               rs_c, cs_c, accumulate);
+                gemm_bool_rows(i0, i1, n, k, pa, rs_a, cs_a, pb, rs_b, cs_b,
+                               pc, rs_c, cs_c, accumulate);
                 return;
             }
         }
