@@ -13,8 +13,10 @@
 //      the subnormal range and up to the overflow threshold round once.
 //   Inputs are clamped to [lo, hi] where exp(lo) rounds to 0 and exp(hi)
 //   overflows to inf; NaN is passed through explicitly.
-//   Measured maximum error (tests/test_vmath.py, 2**24 points spread over
-//   [-104, 89] against float64 NumPy): float32 1 ULP.
+//   Measured maximum error (tests/test_vmath.py against float64 NumPy,
+//   rounded to float32 for float32): float32 1 ULP over 2**24 points
+//   spread over [-104, 89]; float64 1 ULP over 2**21 random points in
+//   [-745, 709].  Same on the scalar and AVX2 paths.
 //
 // exp_fast (softmax and attention, arguments <= 0 after max subtraction):
 //   the same reduction and polynomial with one 2**n multiply, no NaN
@@ -201,6 +203,9 @@ FT_INLINE V<T> vexpm1(V<T> x) {
 // e*ln2 is added as e*ln2_hi (exact) + e*ln2_lo.
 // Special values: log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
 // NaN passes through.
+// Measured maximum error (tests/test_vmath.py): float32 1 ULP over every
+// 127th positive bit pattern (subnormals to the largest float); float64
+// 1 ULP over 2**21 random positive bit patterns.
 
 template <class T>
 struct LogConst;
@@ -281,6 +286,11 @@ FT_INLINE V<T> vlog(V<T> x) {
 // tanh(|x|) = -t / (t + 2) with t = expm1(-2|x|) in (-1, 0]; the sign of
 // x is copied back.  No cancellation anywhere: t + 2 lies in (1, 2], tiny
 // x give t = -2|x| exactly and tanh = |x|, large |x| saturate to t = -1.
+// Measured maximum error (tests/test_vmath.py): float32 2 ULP over 2**24
+// points in [-12, 12] plus 4 million bit patterns down to subnormals;
+// float64 3 ULP over 2**21 random points (uniform in [-20, 20] and
+// normal).  The error comes from the final division and t + 2, each
+// rounded once on top of expm1's.
 
 template <class T>
 FT_INLINE V<T> vtanh(V<T> x) {
