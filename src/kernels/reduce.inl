@@ -10,6 +10,9 @@
 //         time; every reduced position adds one contiguous row segment
 //         into a vector scratch (L1-resident), flushed every kRowBlock rows
 //         into the kept elements' accumulators.  No transposing copy.
+//         Only sum, mean, var, max and min of floats have this vector
+//         path; prod, argmax, argmin, any, all and every integer
+//         reduction walk the same rows with a scalar step per element.
 //
 // Float sums (formula sum x, or sum (x - c)**2 for var): 8 vector
 // accumulators take 8 steps each per block of 64*N elements; the block is
