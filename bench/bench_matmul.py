@@ -23,7 +23,6 @@ choice; unset them for representative NumPy figures.
 """
 
 import os
-import sys
 import time
 
 import numpy as np
@@ -78,26 +77,27 @@ def fma_peak():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def ratio_report():
+def ratio_report(request):
     yield
     if not _results:
         return
-    out = sys.__stdout__
-    out.write("\nmatmul: time(peer) / time(fasttensor), min of rounds\n")
-    out.write(f"{'case':28s} {'vs numpy':>9s} {'vs torch':>9s} "
-              f"{'ft GFLOP/s':>11s} {'of peak':>8s}\n")
-    for name, *_ in CASES:
-        r = _results.get(name, {})
-        if "fasttensor" not in r:
-            continue
-        t_ft, info = r["fasttensor"]
-        vs_np = r["numpy"][0] / t_ft if "numpy" in r else float("nan")
-        vs_t = r["torch"][0] / t_ft if "torch" in r else float("nan")
-        frac = info.get("fraction_of_peak")
-        out.write(f"{name:28s} {vs_np:9.2f} {vs_t:9.2f} "
-                  f"{info['gflops']:11.1f} "
-                  f"{'' if frac is None else f'{frac:8.2f}'}\n")
-    out.flush()
+    # Printed with output capture off, so that it shows without -s.
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled():
+        print("")
+        print("matmul: time(peer) / time(fasttensor), min of rounds")
+        print(f"{'case':28s} {'vs numpy':>9s} {'vs torch':>9s} "
+              f"{'ft GFLOP/s':>11s} {'of peak':>8s}")
+        for name, *_ in CASES:
+            r = _results.get(name, {})
+            if "fasttensor" not in r:
+                continue
+            t_ft, info = r["fasttensor"]
+            vs_np = r["numpy"][0] / t_ft if "numpy" in r else float("nan")
+            vs_t = r["torch"][0] / t_ft if "torch" in r else float("nan")
+            frac = info.get("fraction_of_peak")
+            print(f"{name:28s} {vs_np:9.2f} {vs_t:9.2f} {info['gflops']:11.1f} "
+                  f"{'' if frac is None else f'{frac:8.2f}'}")
 
 
 def _set_threads(lib, nt):
