@@ -216,8 +216,11 @@ def test_matmul_operator_and_tensor_inputs(rng):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_threads_bitwise_identical(isa, threads, dtype, rng):
+    # Packed with ic split, no-pack, both GEMV forms, skinny, and a wide
+    # product whose column chunks go to threads as independent products.
     shapes = [(300, 257, 200), (150, 150, 100), (1, 3000, 2000),
-              (2000, 1500, 1), (8, 700, 900), (700, 9, 800)]
+              (2000, 1500, 1), (8, 700, 900), (700, 9, 800),
+              (400, 300, 1100)]
     for m, k, n in shapes:
         a = rand(rng, (m, k), dtype)
         b = rand(rng, (k, n), dtype)

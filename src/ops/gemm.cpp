@@ -377,11 +377,41 @@ int small_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
     return kOk;
 }
 
+// Column chunks of at least this width may be handed to threads as
+// independent products (see packed_path).
+constexpr int64_t kJcMinWidth = 256;
+
 template <class T>
 int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
     const int64_t m = p.m, n = p.n, k = p.k;
     const int64_t mr = ks.mr, nr = ks.nr;
     const Blocks bl = cache_blocks(ks);
+
+    // Wide products: split the jc loop.  Each thread runs the whole loop
+    // nest on its own column chunks with its own B panel and A blocks, so
+    // a call has one fork and one join instead of two per kc block, and a
+    // core that is preempted delays only the chunk it holds.  The price is
+    // packing A once per chunk, small next to the chunk's
+    // 2 * m * k * 256 flops or more.
+    if (nt > 1 && m > bl.mc && n >= 2 * nt * kJcMinWidth &&
+        tuning().path != 3) {
+        const int64_t w = round_up(ceil_div(n, 2 * nt), nr);
+        int status = kOk;
+        run(nt, ceil_div(n, w), 1, [&](int64_t b0, int64_t e0) {
+            for (int64_t c = b0; c < e0; ++c) {
+                Problem<T> q = p;
+                q.n = w < n - c * w ? w : n - c * w;
+                q.b = p.b + c * w * p.cs_b;
+                q.c = p.c + c * w * p.cs_c;
+                const int st = packed_path(ks, q, 1);
+                if (st != kOk) {
+#pragma omp atomic write
+                    status = st;
+                }
+            }
+        });
+        return status;
+    }
 
     // Balanced blocks: kc depends on k only (it fixes the rounding), mc is
     // chosen so the number of A blocks is a multiple of the thread count.
@@ -432,7 +462,8 @@ int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
             } else {
                 // The ic loop over threads, one A buffer per thread.
                 run(nt, ceil_div(m, mc), 1, [&](int64_t b0, int64_t e0) {
-                    T* pa = pa_all + size_t(thread_id()) * a_elems;
+                    T* pa = pa_all + (nt > 1 ? size_t(thread_id()) : 0) *
+                                         a_elems;
                     for (int64_t ib = b0; ib < e0; ++ib) {
                         const int64_t i0 = ib * mc;
                         const int64_t mcur = mc < m - i0 ? mc : m - i0;

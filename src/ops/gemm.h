@@ -49,8 +49,10 @@ const char* gemm_isa();
 void gemm_blocks(DType dt, int64_t* out);
 
 // Override the cache blocks (0: derived from the cache sizes) and the path
-// (0: automatic, 1: no packing, 2: packed) so that tests can reach every
-// blocking edge with small operands.  Not thread-safe; call between ops.
+// (0: automatic, 1: no packing, 2: packed, 3: packed with threads over
+// the ic / jr loops only) so that tests can reach every blocking edge with
+// small operands and compare the thread splits.  Not thread-safe; call
+// between ops.
 void gemm_tune(int64_t kc, int64_t mc, int64_t nc, int path);
 
 }  // namespace ft
