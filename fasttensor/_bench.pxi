@@ -1,11 +1,8 @@
 # The machine's ceilings for the benchmark report (fasttensor.bench).
 
-from libc.stdint cimport int64_t as _bw_int64_t
-
-
 cdef extern from "ops/bandwidth.h" namespace "ft":
     int _ft_copy_bandwidth "ft::copy_bandwidth" (
-        _bw_int64_t nbytes, double seconds, bint nontemporal,
+        int64_t nbytes, double seconds, bint nontemporal,
         double* gbs) nogil
 
 
@@ -41,7 +38,7 @@ def _copy_bandwidth_gbs(nbytes, seconds=0.2, nontemporal=False):
     MemoryError
         If the two buffers cannot be allocated.
     """
-    cdef _bw_int64_t n = nbytes
+    cdef int64_t n = nbytes
     cdef double secs = seconds
     cdef bint nt = bool(nontemporal)
     cdef double gbs = 0.0

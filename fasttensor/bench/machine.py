@@ -109,6 +109,12 @@ def machine_info():
         "isa": isa_info(),
         "python": sys.version.split()[0],
         "load_average": list(load) if load else None,
+        # fasttensor and PyTorch share one libgomp in a process (the second
+        # to load reuses the first's), so these settings apply to both.
+        "openmp_env": {k: os.environ.get(k) for k in (
+            "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+            "FASTTENSOR_NUM_THREADS", "FASTTENSOR_ISA",
+            "OPENBLAS_NUM_THREADS")},
     }
 
 

@@ -50,7 +50,7 @@ class Report:
     """The results of one run, with everything needed to print or save it."""
 
     def __init__(self, results, libraries, threads, thread_setting, ceilings,
-                 machine_info, settings, started):
+                 machine_info, settings, started, blas=None):
         self.results = results
         self.libraries = libraries
         self.threads = threads
@@ -59,6 +59,7 @@ class Report:
         self.machine = machine_info
         self.settings = settings
         self.started = started
+        self.blas = blas if blas is not None else []
 
     @property
     def lib_names(self):
@@ -119,7 +120,7 @@ class Report:
             "versions": versions,
             "libraries": {k: {"available": a, "reason": r}
                           for k, (a, r) in avail.items()},
-            "blas": machine.blas_info(),
+            "blas": self.blas,
             "threads": self.threads,
             "thread_setting": self.thread_setting,
             "settings": {k: v for k, v in self.settings.items()
@@ -277,6 +278,7 @@ def run(cases, libraries=None, threads=None, rounds=5, rest=0.3,
         if ceilings:
             bar.step("measuring the machine's ceilings")
             ceil = machine.measure_ceilings(threads, ceiling_seconds)
+        blas = machine.blas_info()
         for case in cases:
             bar.step(case.name)
             results.append(timer.run_case(case, libraries))
@@ -285,7 +287,7 @@ def run(cases, libraries=None, threads=None, rounds=5, rest=0.3,
                 "seed": seed, "command": command,
                 "cases": [c.name for c in cases]}
     return Report(results, libraries, threads, how, ceil,
-                  machine.machine_info(), settings, started)
+                  machine.machine_info(), settings, started, blas=blas)
 
 
 # ---------------------------------------------------------------- formatting
