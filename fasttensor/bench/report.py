@@ -135,14 +135,19 @@ class Report:
             f.write("\n")
 
     # ------------------------------------------------------------ table
-    def table(self, markdown=False):
-        """The report table as text (aligned columns) or Markdown."""
+    def table(self, markdown=False, rates=True):
+        """The report table as text (aligned columns) or Markdown.
+
+        With ``rates=False`` the unit and rate columns are left out (times
+        and speed-ups only).
+        """
         names = self.lib_names
         others = [n for n in names if n != "fasttensor"]
         header = ["case"] + names
         if "fasttensor" in names:
             header += [f"ft/{_short(o)}" for o in others]
-        header += ["unit"] + [f"{_short(n)} rate (% ceil)" for n in names]
+        if rates:
+            header += ["unit"] + [f"{_short(n)} rate (% ceil)" for n in names]
         rows = []
         notes = []
         for res in self.results:
@@ -161,6 +166,9 @@ class Report:
                 for o in others:
                     s = res.speedup(o)
                     row.append(f"{s:.2f}x" if s is not None else "-")
+            if not rates:
+                rows.append(row)
+                continue
             row.append("GFLOP/s" if res.case.kind == "flops" else "GB/s")
             for n in names:
                 rate = res.rate(n)
