@@ -75,7 +75,7 @@ def pytest_addoption(parser):
                     help="threads for every library (default: all cores)")
     group.addoption("--bench-rest", type=float,
                     default=float(os.environ.get("FASTTENSOR_BENCH_REST",
-                                                 0.3)),
+                                                 "0.3")),
                     help="seconds of rest when the library changes between "
                          "benchmarks (default 0.3)")
 

@@ -20,8 +20,8 @@ from .libs import Library, load_libraries, thread_limit
 from .report import Report, format_time, run
 
 __all__ = ["Case", "Library", "Report", "check_agreement", "default_cases",
-           "get_case", "load_libraries", "quick_compare", "run", "select",
-           "thread_limit"]
+           "format_time", "get_case", "load_libraries", "quick_compare",
+           "run", "select", "thread_limit"]
 
 QUICK_COMPARE_CASES = ("add-1M", "matmul-256", "softmax-4096x1024")
 QUICKER_CASES = ("add-64K", "matmul-128", "softmax-256x256")

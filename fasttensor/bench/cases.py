@@ -15,11 +15,13 @@ The pytest-benchmark suite in ``bench/`` uses the same names for its
 groups, so the two can be read side by side.
 """
 
+from __future__ import annotations
+
 import fnmatch
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from collections.abc import Callable
 
 import numpy as np
 
@@ -70,15 +72,15 @@ class Case:
     group: str
     make_inputs: Callable
     reference: Callable
-    impl: Dict[str, Callable]
-    requires: Tuple[str, ...] = ()
+    impl: dict[str, Callable]
+    requires: tuple[str, ...] = ()
     kind: str = "flops"
     flops: float = 0.0
     nbytes: float = 0.0
     depth: int = 1
     rtol_eps: float = 8.0
     dtype: type = np.float32
-    series: Optional[str] = None
+    series: str | None = None
     x: float = 0.0
     quick: bool = False
     shapes: str = ""
@@ -386,8 +388,9 @@ def broadcast_add_case(rows, cols, *, column=False, quick=False):
 def reduction_case(op, shape, *, axis=None, quick=False):
     """``op(x, axis)`` for op in sum, max, on positive inputs.
 
-    Positive inputs make ``sum |x|`` equal to ``|sum x|``, which keeps the
-    tolerance of a sum tight enough to catch a dropped or doubled block.
+    Positive inputs make ``sum |x|`` equal to ``|sum x|``, so the tolerance
+    of a sum is relative to the sum itself (with inputs of both signs,
+    ``sum |x|`` would dwarf the result and hide real errors).
     """
     def make(rng):
         return (rng.uniform(0.5, 1.5, shape).astype(np.float32),)
@@ -398,14 +401,14 @@ def reduction_case(op, shape, *, axis=None, quick=False):
                 np.sum(np.abs(x), axis=axis))
         depth = math.prod(shape) if axis is None else shape[axis]
         rtol = 2.0
-        torch_fn = (lambda torch, x: torch.sum(x) if axis is None
-                    else torch.sum(x, dim=axis))
+        def torch_fn(torch, x):
+            return torch.sum(x) if axis is None else torch.sum(x, dim=axis)
     else:
         def ref(x):
             return np.asarray(np.max(x, axis=axis)), None
         depth, rtol = 1, 1.0
-        torch_fn = (lambda torch, x: torch.amax(x) if axis is None
-                    else torch.amax(x, dim=axis))
+        def torch_fn(torch, x):
+            return torch.amax(x) if axis is None else torch.amax(x, dim=axis)
     impl = _same(lambda xp, x: getattr(xp, op)(x, axis=axis))
     impl["torch"] = torch_fn
     n = math.prod(shape)

@@ -19,12 +19,13 @@ How a case is measured:
    calls per block.
 """
 
+from __future__ import annotations
+
 import gc
 import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -44,9 +45,9 @@ class LibResult:
 
     status: str
     note: str = ""
-    times: List[float] = field(default_factory=list)   # seconds per call
+    times: list[float] = field(default_factory=list)   # seconds per call
     number: int = 0                                     # calls per block
-    error_ratio: Optional[float] = None                 # see check_agreement
+    error_ratio: float | None = None                    # see check_agreement
 
     @property
     def median(self):
@@ -58,7 +59,7 @@ class CaseResult:
     """Every library's outcome on one case, plus the derived figures."""
 
     case: object
-    libs: Dict[str, LibResult]
+    libs: dict[str, LibResult]
 
     def median(self, lib):
         r = self.libs.get(lib)
