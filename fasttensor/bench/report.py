@@ -160,8 +160,7 @@ class Report:
                     row.append(lr.status.upper() if lr.status in
                                ("wrong", "error") else lr.status)
                     if lr.status not in ("unavailable",):
-                        notes.append(f"{res.case.name}, {n}: {lr.status}: "
-                                     f"{lr.note}")
+                        notes.append((n, lr.status, lr.note, res.case.name))
             if "fasttensor" in names:
                 for o in others:
                     s = res.speedup(o)
@@ -190,7 +189,7 @@ class Report:
         foot = []
         if unavailable:
             foot.append("Not measured: " + "; ".join(unavailable))
-        foot += notes
+        foot += _group_notes(notes)
         if foot:
             text += "\n\n" + "\n".join(
                 ("- " if markdown else "  ") + line for line in foot)
@@ -342,6 +341,15 @@ def _finite(v):
 def _dtype_name(dt):
     import numpy as np
     return np.dtype(dt).name
+
+
+def _group_notes(notes):
+    """One line per (library, status, note), naming every case it covers."""
+    grouped = {}
+    for lib, status, note, case in notes:
+        grouped.setdefault((lib, status, note), []).append(case)
+    return [f"{', '.join(cases)}, {lib}: {status}: {note}"
+            for (lib, status, note), cases in grouped.items()]
 
 
 def _text_table(header, rows):
