@@ -16,6 +16,14 @@ _STYLE = {"fasttensor": ("C3", "o"), "numpy": ("C0", "s"),
 _LEVEL_STYLE = {"L2": ":", "L3": "-.", "DRAM": "--"}
 
 
+def _tick(x):
+    x = int(x)
+    for unit, div in (("M", 1 << 20), ("K", 1 << 10)):
+        if x >= div and x % div == 0:
+            return f"{x // div}{unit}"
+    return str(x)
+
+
 class MatplotlibMissing(ImportError):
     """Raised when a plot is asked for and matplotlib is not installed."""
 
@@ -78,11 +86,19 @@ def write_plot(report, path):
                     ax.axhline(v, color="k", linewidth=1,
                                linestyle=_LEVEL_STYLE.get(level, "--"),
                                label=f"{level} copy ({v:.0f})")
+        xs = sorted({r.case.x for r in results})
         ax.set_xscale("log", base=2)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([_tick(x) for x in xs])
+        ax.minorticks_off()
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(unit)
-        ax.set_ylim(bottom=0)
+        if unit == "GB/s":
+            # The cache ceilings sit an order of magnitude above DRAM's.
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"fasttensor vs NumPy vs PyTorch, {report.threads} "
