@@ -351,3 +351,47 @@ def test_copy_bandwidth_bad_arguments():
 def test_copy_bandwidth_out_of_memory():
     with pytest.raises(MemoryError, match="cannot allocate"):
         _C._copy_bandwidth_gbs(1 << 62)
+
+
+# ---------------------------------------------------------------- threads
+def test_thread_limit_sets_and_restores(threads):
+    from fasttensor.bench.libs import thread_limit
+
+    libs = load_libraries()
+    ft.set_num_threads(2)
+    torch_lib = next((lib for lib in libs
+                      if lib.name == "torch" and lib.available), None)
+    torch = torch_lib.module if torch_lib is not None else None
+    before_torch = torch.get_num_threads() if torch is not None else None
+    with thread_limit(1, libs) as how:
+        assert ft.get_num_threads() == 1
+        assert how["fasttensor"] == "fasttensor.set_num_threads"
+        if torch is not None:
+            assert torch.get_num_threads() == 1
+        threadpoolctl = pytest.importorskip("threadpoolctl")
+        blas = [d for d in threadpoolctl.threadpool_info()
+                if d["user_api"] == "blas"]
+        assert all(d["num_threads"] == 1 for d in blas)
+    assert ft.get_num_threads() == 2
+    if torch is not None:
+        assert torch.get_num_threads() == before_torch
+
+
+def test_ceiling_follows_the_working_set():
+    from fasttensor.bench.machine import ceiling_for
+
+    ceilings = {"threads": 2, "fma_gflops": 100.0,
+                "copy_gbs": {"L2": 200.0, "L3": 60.0, "DRAM": 15.0},
+                "cache_bytes": {"L2_per_core": 512 << 10, "L3": 32 << 20}}
+    assert ceiling_for(bc.binary_case("add", 1 << 16), ceilings) == (
+        200.0, "L2 copy")                       # 768 KiB <= 2 x 512 KiB
+    assert ceiling_for(bc.binary_case("add", 1 << 20), ceilings) == (
+        60.0, "L3 copy")                        # 12 MiB
+    assert ceiling_for(bc.binary_case("add", 1 << 24), ceilings) == (
+        15.0, "DRAM copy")                      # 192 MiB
+    assert ceiling_for(bc.matmul_case(8, 8, 8), ceilings) == (
+        100.0, "FMA peak")
+    assert ceiling_for(bc.matmul_case(8, 8, 8, dtype=np.float64),
+                       ceilings) == (50.0, "FMA peak (float64)")
+    ceilings["fma_gflops"] = None
+    assert ceiling_for(bc.matmul_case(8, 8, 8), ceilings)[0] is None
