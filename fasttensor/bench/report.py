@@ -3,6 +3,7 @@
 import datetime
 import json
 import math
+import os
 import sys
 
 from . import machine
@@ -231,6 +232,10 @@ class Report:
         s = self.settings
         lines.append(f"Timing: median of {s.get('rounds')} interleaved rounds, "
                      f"{s.get('rest')} s rest between libraries")
+        load = s.get("load_average_1min") or {}
+        if load.get("start") is not None:
+            lines.append(f"Load average (1 min): {load['start']:.2f} at the "
+                         f"start, {load['end']:.2f} at the end")
         if markdown:
             return "\n".join(f"- {line}" for line in lines)
         return "\n".join(lines)
@@ -277,6 +282,7 @@ def run(cases, libraries=None, threads=None, rounds=5, rest=0.3,
     timer = Timer(rounds=rounds, rest=rest, block_seconds=block_seconds,
                   seed=seed)
     started = datetime.datetime.now().isoformat(timespec="seconds")
+    load_start = _load1()
     bar = Progress(len(cases) + (1 if ceilings else 0), file=progress_file,
                    enabled=progress)
     results = []
@@ -292,9 +298,17 @@ def run(cases, libraries=None, threads=None, rounds=5, rest=0.3,
     bar.close()
     settings = {"rounds": rounds, "rest": rest, "block_seconds": block_seconds,
                 "seed": seed, "command": command,
+                "load_average_1min": {"start": load_start, "end": _load1()},
                 "cases": [c.name for c in cases]}
     return Report(results, libraries, threads, how, ceil,
                   machine.machine_info(), settings, started, blas=blas)
+
+
+def _load1():
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 # ---------------------------------------------------------------- formatting
@@ -373,8 +387,6 @@ def _markdown_table(header, rows):
 
 def write_markdown(report, path, plot_path=None, command=None):
     """Write BENCHMARKS.md-style Markdown: machine, ceilings, table, plot."""
-    import os
-
     lines = [
         "# fasttensor benchmarks",
         "",
