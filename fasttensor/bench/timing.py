@@ -133,9 +133,10 @@ class Timer:
             if fn is not None:
                 runners[lib.name] = fn
 
-        # Calibrate the number of calls per block.
+        # Calibrate the number of calls per block, in the reverse order of
+        # the checks so that it starts with the library checked last.
         numbers = {}
-        for name, fn in runners.items():
+        for name, fn in reversed(list(runners.items())):
             self._switch_to(name)
             t = _time_block(fn, 1)
             if t < self.block_seconds / 10:
@@ -148,12 +149,12 @@ class Timer:
             results[name].number = numbers[name]
 
         # Interleaved rounds.  The order reverses from one round to the next
-        # (the calibration above counts as a forward round), so that no
+        # (the calibration above counts as a reversed round), so that no
         # library always goes first and each round starts with the library
         # that ended the one before: one rest fewer per round.
         names = list(runners)
         for r in range(self.rounds):
-            order = names[::-1] if r % 2 == 0 else names
+            order = names if r % 2 == 0 else names[::-1]
             for name in order:
                 self._switch_to(name)
                 n = numbers[name]
