@@ -1,0 +1,231 @@
+// Strided copy, dtype conversion and fill (ew_cast, ew_fill).
+//
+// Loop plan shared by both: drop size-1 dims, order the remaining dims by
+// the destination's strides (largest first, so the innermost loop walks
+// the destination contiguously where it can), merge dims that are
+// contiguous for every operand, then run a 1-D inner loop over the last
+// dim for every index of the outer dims.  A same-dtype copy whose inner dim
+// is contiguous on both sides becomes one memcpy per outer index; large
+// copies split the outer index range over threads.
+#include <cstring>
+
+#include "core/dtype.h"
+#include "core/parallel.h"
+#include "ops/elementwise.h"
+
+namespace ft {
+
+namespace {
+
+constexpr int kMaxDims = 64;
+
+// A collapsed iteration over up to two operands (src and dst).
+struct Plan {
+    int nd = 0;
+    int64_t shape[kMaxDims];
+    int64_t st[2][kMaxDims];  // byte strides: [0] src, [1] dst
+    bool empty = false;
+};
+
+Plan make_plan(int ndim, const int64_t* shape, const int64_t* ss,
+               const int64_t* sd) {
+    Plan p;
+    int order[kMaxDims];
+    int n = 0;
+    for (int i = 0; i < ndim; ++i) {
+        if (shape[i] == 0) p.empty = true;
+        if (shape[i] != 1) order[n++] = i;
+    }
+    // Insertion sort by |dst stride| descending (ndim is small).
+    for (int i = 1; i < n; ++i) {
+        int v = order[i], j = i;
+        auto key = [&](int d) { return sd[d] < 0 ? -sd[d] : sd[d]; };
+        while (j > 0 && key(order[j - 1]) < key(v)) {
+            order[j] = order[j - 1];
+            --j;
+        }
+        order[j] = v;
+    }
+    for (int i = 0; i < n; ++i) {
+        const int d = order[i];
+        const int64_t s_src = ss ? ss[d] : 0;
+        if (p.nd > 0) {
+            const int q = p.nd - 1;
+            if (s_src * shape[d] == p.st[0][q] && sd[d] * shape[d] == p.st[1][q]) {
+                p.shape[q] *= shape[d];
+                p.st[0][q] = s_src;
+                p.st[1][q] = sd[d];
+                continue;
+            }
+        }
+        p.shape[p.nd] = shape[d];
+        p.st[0][p.nd] = s_src;
+        p.st[1][p.nd] = sd[d];
+        ++p.nd;
+    }
+    if (p.nd == 0) {  // a single element
+        p.nd = 1;
+        p.shape[0] = 1;
+        p.st[0][0] = p.st[1][0] = 0;
+    }
+    return p;
+}
+
+// Calls inner(src, dst, n) for every outer index of the plan, threads
+// splitting the outer range when the copy is large.
+template <class Inner>
+void run_plan(const Plan& p, const char* src, char* dst, size_t elem_bytes,
+              Inner inner) {
+    if (p.empty) return;
+    const int outer_nd = p.nd - 1;
+    const int64_t n_inner = p.shape[p.nd - 1];
+    int64_t n_outer = 1;
+    for (int i = 0; i < outer_nd; ++i) n_outer *= p.shape[i];
+    // About 64 KiB of destination per chunk.
+    int64_t grain = (int64_t)(65536 / (elem_bytes * (size_t)n_inner)) + 1;
+    if (n_outer * n_inner * (int64_t)elem_bytes < (int64_t)1 << 20) grain = n_outer;
+    parallel_for(n_outer, grain, [&](int64_t begin, int64_t end) {
+        int64_t idx[kMaxDims];
+        int64_t rem = begin;
+        const char* s = src;
+        char* d = dst;
+        for (int i = outer_nd - 1; i >= 0; --i) {
+            idx[i] = rem % p.shape[i];
+            rem /= p.shape[i];
+            s += idx[i] * p.st[0][i];
+            d += idx[i] * p.st[1][i];
+        }
+        for (int64_t o = begin; o < end; ++o) {
+            inner(s, d, n_inner);
+            // Advance the outer multi-index (odometer).
+            for (int i = outer_nd - 1; i >= 0; --i) {
+                s += p.st[0][i];
+                d += p.st[1][i];
+                if (++idx[i] < p.shape[i]) break;
+                s -= p.st[0][i] * p.shape[i];
+                d -= p.st[1][i] * p.shape[i];
+                idx[i] = 0;
+            }
+        }
+    });
+}
+
+template <class To, class From>
+inline To convert(From v) {
+    return static_cast<To>(v);
+}
+
+// bool is stored as one byte holding 0 or 1.
+template <class From>
+inline bool to_bool(From v) {
+    return v != From(0);
+}
+
+template <class From, class To>
+void cast_loop(const Plan& p, const char* src, char* dst) {
+    const int64_t ss = p.st[0][p.nd - 1], sd = p.st[1][p.nd - 1];
+    run_plan(p, src, dst, sizeof(To), [ss, sd](const char* s, char* d, int64_t n) {
+        if (ss == (int64_t)sizeof(From) && sd == (int64_t)sizeof(To)) {
+            const From* a = reinterpret_cast<const From*>(s);
+            To* b = reinterpret_cast<To*>(d);
+            for (int64_t i = 0; i < n; ++i) b[i] = convert<To>(a[i]);
+        } else {
+            for (int64_t i = 0; i < n; ++i) {
+                From v;
+                std::memcpy(&v, s + i * ss, sizeof v);
+                To w = convert<To>(v);
+                std::memcpy(d + i * sd, &w, sizeof w);
+            }
+        }
+    });
+}
+
+template <class From>
+void cast_to_bool_loop(const Plan& p, const char* src, char* dst) {
+    const int64_t ss = p.st[0][p.nd - 1], sd = p.st[1][p.nd - 1];
+    run_plan(p, src, dst, 1, [ss, sd](const char* s, char* d, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+            From v;
+            std::memcpy(&v, s + i * ss, sizeof v);
+            d[i * sd] = to_bool(v) ? 1 : 0;
+        }
+    });
+}
+
+template <class From>
+int cast_from(DType to, const Plan& p, const char* src, char* dst) {
+    switch (to) {
+        case kBool: cast_to_bool_loop<From>(p, src, dst); return kOk;
+        case kInt8: cast_loop<From, int8_t>(p, src, dst); return kOk;
+        case kInt16: cast_loop<From, int16_t>(p, src, dst); return kOk;
+        case kInt32: cast_loop<From, int32_t>(p, src, dst); return kOk;
+        case kInt64: cast_loop<From, int64_t>(p, src, dst); return kOk;
+        case kUInt8: cast_loop<From, uint8_t>(p, src, dst); return kOk;
+        case kUInt16: cast_loop<From, uint16_t>(p, src, dst); return kOk;
+        case kUInt32: cast_loop<From, uint32_t>(p, src, dst); return kOk;
+        case kUInt64: cast_loop<From, uint64_t>(p, src, dst); return kOk;
+        case kFloat32: cast_loop<From, float>(p, src, dst); return kOk;
+        case kFloat64: cast_loop<From, double>(p, src, dst); return kOk;
+        default: return kErrDType;
+    }
+}
+
+void copy_same(const Plan& p, const char* src, char* dst, size_t es) {
+    const int64_t ss = p.st[0][p.nd - 1], sd = p.st[1][p.nd - 1];
+    const int64_t e = (int64_t)es;
+    run_plan(p, src, dst, es, [ss, sd, e, es](const char* s, char* d, int64_t n) {
+        if (ss == e && sd == e) {
+            std::memcpy(d, s, (size_t)n * es);
+        } else {
+            for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * sd, s + i * ss, es);
+        }
+    });
+}
+
+}  // namespace
+
+int ew_cast(DType from, DType to, int ndim, const int64_t* shape,
+            const char* src, const int64_t* ss, char* dst, const int64_t* sd) {
+    if (ndim > kMaxDims) return kErrArgument;
+    const Plan p = make_plan(ndim, shape, ss, sd);
+    if (from == to) {
+        copy_same(p, src, dst, dtype_size(from));
+        return kOk;
+    }
+    switch (from) {
+        case kBool: return cast_from<uint8_t>(to, p, src, dst);
+        case kInt8: return cast_from<int8_t>(to, p, src, dst);
+        case kInt16: return cast_from<int16_t>(to, p, src, dst);
+        case kInt32: return cast_from<int32_t>(to, p, src, dst);
+        case kInt64: return cast_from<int64_t>(to, p, src, dst);
+        case kUInt8: return cast_from<uint8_t>(to, p, src, dst);
+        case kUInt16: return cast_from<uint16_t>(to, p, src, dst);
+        case kUInt32: return cast_from<uint32_t>(to, p, src, dst);
+        case kUInt64: return cast_from<uint64_t>(to, p, src, dst);
+        case kFloat32: return cast_from<float>(to, p, src, dst);
+        case kFloat64: return cast_from<double>(to, p, src, dst);
+        default: return kErrDType;
+    }
+}
+
+int ew_fill(DType dt, int ndim, const int64_t* shape, char* dst,
+            const int64_t* sd, const void* value) {
+    if (ndim > kMaxDims) return kErrArgument;
+    const Plan p = make_plan(ndim, shape, nullptr, sd);
+    const size_t es = dtype_size(dt);
+    const int64_t step = p.st[1][p.nd - 1];
+    unsigned char v[8];
+    std::memcpy(v, value, es);
+    bool all_zero = true;
+    for (size_t i = 0; i < es; ++i) all_zero &= v[i] == 0;
+    run_plan(p, nullptr, dst, es, [&](const char*, char* d, int64_t n) {
+        if (all_zero && step == (int64_t)es) {
+            std::memset(d, 0, (size_t)n * es);
+            return;
+        }
+        for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * step, v, es);
+    });
+    return kOk;
+}
+
+}  // namespace ft
