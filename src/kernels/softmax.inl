@@ -2,7 +2,7 @@
 //
 // Formula: for a row x of length n with m = max(x) and s = sum exp(x - m),
 //   softmax(x)_i     = exp(x_i - m) / s
-//   log_softmax(x)_i = x_i - (m + log s)
+//   log_softmax(x)_i = (x_i - m) - log s
 // Subtracting m keeps every exp argument <= 0, so huge inputs cannot
 // overflow and the largest term is exactly 1.
 //
@@ -55,6 +55,7 @@ namespace {
 constexpr int64_t kRowCachedBytes = 192 * 1024;
 constexpr int64_t kOnlineBlockBytes = 16 * 1024;
 constexpr int64_t kColCachedBytes = 128 * 1024;
+constexpr int64_t kSumSteps = 64;
 
 template <class T>
 FT_INLINE T sm_inf() {
@@ -170,6 +171,23 @@ FT_INLINE T sm_row_expsum(const T* x, int64_t n, T m, T* e, T* dsum) {
     return reduce_add((s0 + s1) + (s2 + s3));
 }
 
+// sm_row_expsum over pieces of kSumPieceBytes, adding the pieces' sums:
+// the rounding error of a long float32 sum then grows with the number of
+// pieces, not with n.
+template <class T>
+FT_INLINE T sm_row_expsum_pieces(const T* x, int64_t n, T m, T* e, T* dsum) {
+    constexpr int64_t piece = kOnlineBlockBytes / (int64_t)sizeof(T);
+    T s = T(0), dd = T(0);
+    for (int64_t b = 0; b < n; b += piece) {
+        const int64_t len = n - b < piece ? n - b : piece;
+        T d;
+        s += sm_row_expsum(x + b, len, m, e ? e + b : (T*)nullptr, &d);
+        dd += d;
+    }
+    *dsum = dd;
+    return s;
+}
+
 // out[i] = a[i] * c; out == a allowed.
 template <class T>
 FT_INLINE void sm_row_scale(const T* a, int64_t n, T c, T* out) {
@@ -188,8 +206,9 @@ FT_INLINE void sm_row_scale(const T* a, int64_t n, T c, T* out) {
 }
 
 // Final pass of the online and streaming paths.  mode 0: out = a * c
-// (a holds exps), 1: out = exp(a - m) * c, 2: out = a - m (log_softmax
-// with m = the log-sum-exp).  Full vectors are streamed when `stream`
+// (a holds exps), 1: out = exp(a - m) * c, 2: out = (a - m) - c
+// (log_softmax with c = log s; subtracting m first keeps x - m exact where
+// m + log s would round away log s).  Full vectors are streamed when `stream`
 // is set and out is aligned to T.
 template <class T, int Mode>
 FT_INLINE void sm_row_final(const T* a, int64_t n, T m, T c, T* out,
@@ -200,7 +219,7 @@ FT_INLINE void sm_row_final(const T* a, int64_t n, T m, T c, T* out,
     auto f = [&](VT x) -> VT {
         if (Mode == 0) return x * vc;
         if (Mode == 1) return vexp_fast(x - vm) * vc;
-        return x - vm;
+        return (x - vm) - vc;
     };
     int64_t i = 0;
     if (stream && (reinterpret_cast<uintptr_t>(out) % sizeof(T)) == 0) {
@@ -273,7 +292,7 @@ void sm_rows(int64_t rows, int64_t n, const T* in, int64_t rs_in, T* out,
             if (bad) {
                 sm_fill(y, n, nan);
             } else if (lg) {
-                sm_row_final<T, 2>(x, n, m + std::log(s), T(1), y, stream);
+                sm_row_final<T, 2>(x, n, m, std::log(s), y, stream);
             } else {
                 sm_row_final<T, 1>(x, n, m, T(1) / s, y, stream);
             }
@@ -282,21 +301,21 @@ void sm_rows(int64_t rows, int64_t n, const T* in, int64_t rs_in, T* out,
         const T m = sm_row_max(x, n);
         T dsum;
         if (lg) {
-            const T s = sm_row_expsum(x, n, m, (T*)nullptr, &dsum);
+            const T s = sm_row_expsum_pieces(x, n, m, (T*)nullptr, &dsum);
             if (dsum != dsum) {
                 sm_fill(y, n, nan);
                 continue;
             }
-            sm_row_final<T, 2>(x, n, m + std::log(s), T(1), y, stream);
+            sm_row_final<T, 2>(x, n, m, std::log(s), y, stream);
         } else if (stream && tmp) {
-            const T s = sm_row_expsum(x, n, m, tmp, &dsum);
+            const T s = sm_row_expsum_pieces(x, n, m, tmp, &dsum);
             if (dsum != dsum) {
                 sm_fill(y, n, nan);
                 continue;
             }
             sm_row_final<T, 0>(tmp, n, T(0), T(1) / s, y, true);
         } else {
-            const T s = sm_row_expsum(x, n, m, y, &dsum);
+            const T s = sm_row_expsum_pieces(x, n, m, y, &dsum);
             if (dsum != dsum) {
                 sm_fill(y, n, nan);
                 continue;
@@ -354,14 +373,21 @@ void sm_cols_group(int64_t n, const SmGroup<T>& G, const T* x, int64_t sx,
         for (int64_t i = 0; i < n; ++i)
             for (int j = 0; j < G.g; ++j)
                 m[j] = vmax(m[j], G.ld(x + i * sx + j * N, j));
-        for (int64_t i = 0; i < n; ++i)
-            for (int j = 0; j < G.g; ++j) {
-                VT d = G.ld(x + i * sx + j * N, j) - m[j];
-                VT e = vexp_fast(d);
-                if (!lg) G.st(y + i * sy + j * N, j, e);
-                s[j] = s[j] + e;
-                dd[j] = dd[j] + d;
-            }
+        // Partial sums over kSumSteps steps (see the online branch).
+        for (int64_t b = 0; b < n; b += kSumSteps) {
+            const int64_t e_ = n - b < kSumSteps ? n - b : kSumSteps;
+            VT bs[4];
+            for (int j = 0; j < G.g; ++j) bs[j] = zero;
+            for (int64_t i = b; i < b + e_; ++i)
+                for (int j = 0; j < G.g; ++j) {
+                    VT d = G.ld(x + i * sx + j * N, j) - m[j];
+                    VT e = vexp_fast(d);
+                    if (!lg) G.st(y + i * sy + j * N, j, e);
+                    bs[j] = bs[j] + e;
+                    dd[j] = dd[j] + d;
+                }
+            for (int j = 0; j < G.g; ++j) s[j] = s[j] + bs[j];
+        }
     } else {
         // Online: blocks of nb steps, block max then block exp-sum.
         int64_t nb = kOnlineBlockBytes / gbytes;
@@ -393,18 +419,19 @@ void sm_cols_group(int64_t n, const SmGroup<T>& G, const T* x, int64_t sx,
             for (int j = 0; j < G.g; ++j) s[j] = s[j] + bs[j];
         }
     }
-    // Per lane: NaN rows, then 1/s (softmax) or m + log s (log_softmax).
+    // Per lane: NaN rows, then 1/s (softmax) or log s (log_softmax).
     VT c[4];
     const VT vnan = VT::set1(T(NAN));
     for (int j = 0; j < G.g; ++j) {
         M<T> bad = visnan(dd[j]) | (m[j] == pinf) | (m[j] == ninf);
-        VT v = lg ? m[j] + sm_vlog_lanes(s[j]) : VT::set1(T(1)) / s[j];
+        VT v = lg ? sm_vlog_lanes(s[j]) : VT::set1(T(1)) / s[j];
         c[j] = select(bad, vnan, v);
     }
     if (lg) {
         for (int64_t i = 0; i < n; ++i)
             for (int j = 0; j < G.g; ++j)
-                G.st(y + i * sy + j * N, j, G.ld(x + i * sx + j * N, j) - c[j]);
+                G.st(y + i * sy + j * N, j,
+                     (G.ld(x + i * sx + j * N, j) - m[j]) - c[j]);
     } else if (cached) {
         for (int64_t i = 0; i < n; ++i)
             for (int j = 0; j < G.g; ++j)
