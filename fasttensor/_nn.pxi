@@ -396,10 +396,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
                 f"multiple of the key/value heads (key.shape={k.shape}, "
                 f"value.shape={v.shape})")
         g = hq // hk
+        # (The module is built with wraparound off: no negative indices.)
         qs = q.shape
-        q = reshape(q, qs[:-3] + (hk, g) + qs[-2:])
-        k = reshape(k, k.shape[:-2] + (1,) + k.shape[-2:])
-        v = reshape(v, v.shape[:-2] + (1,) + v.shape[-2:])
+        q = reshape(q, qs[:q.nd - 3] + (hk, g) + qs[q.nd - 2:])
+        ks = k.shape
+        k = reshape(k, ks[:k.nd - 2] + (1,) + ks[k.nd - 2:])
+        vs = v.shape
+        v = reshape(v, vs[:v.nd - 2] + (1,) + vs[v.nd - 2:])
 
     # Broadcast the batch dims.
     cdef int64_t bsh[MAXDIM]
@@ -505,7 +508,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
     check_status(status, op)
     if enable_gqa:
         os_ = o.shape
-        o = reshape(o, os_[:-4] + (os_[-4] * os_[-3],) + os_[-2:])
+        n_ = o.nd
+        o = reshape(o, os_[:n_ - 4] + (os_[n_ - 4] * os_[n_ - 3],) + os_[n_ - 2:])
     if res_dt != dt:
         return cast_to(o, res_dt)
     return o

@@ -418,8 +418,12 @@ void at_run(const AttentionUnit& u, void* scratch) {
                 const T bm = at_row_max(s, nk);
                 const T mn = bm > mrow[i] ? bm : mrow[i];
                 if (mn == -at_inf<T>()) {
-                    // Every key so far is masked: P = 0, O unchanged.
-                    for (int64_t j = 0; j < nk; ++j) s[j] = T(0);
+                    // Every key so far is masked (or NaN, which the max
+                    // passes over): P = 0, O unchanged.
+                    for (int64_t j = 0; j < nk; ++j) {
+                        if (s[j] != s[j]) bad[i] = T(1);
+                        s[j] = T(0);
+                    }
                     alpha[i] = T(1);
                     continue;
                 }
