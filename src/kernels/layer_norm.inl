@@ -13,15 +13,19 @@
 // Register budget: 4 accumulators per pass.
 // Edge handling: the n % N tail is loaded with load_partial (zeros) and
 // masked out of the centred sum.
-// Accuracy: float32 accumulates in float32 over 4 vector accumulators;
-// the second pass works on centred values, so the relative error of var
-// stays near n * eps_f32 / 4 even for rows far from zero mean.
+// Accuracy: sums run in T over pieces of kLnPiece elements (4 vector
+// accumulators each) and the pieces are added in double; the mean pass
+// sums x - x[0] and the variance pass centred squares, so rows far from
+// zero mean lose nothing to cancellation.
 #include "core/simd.h"
 #include "kernels/nn_kernels.h"
 
 namespace ft {
 namespace FT_ISA {
 namespace {
+
+// Elements per partial sum; the partial sums are added in double.
+constexpr int64_t kLnPiece = 1024;
 
 template <class T>
 FT_INLINE M<T> ln_first_lanes(int64_t n) {
@@ -38,43 +42,61 @@ void ln_rows(int64_t rows, int64_t n, const T* x0, int64_t rs_x, const T* w,
     for (int64_t r = 0; r < rows; ++r) {
         const T* x = x0 + r * rs_x;
         T* y = y0 + r * rs_y;
-        // Pass 1: mean.
-        VT a0 = VT::zero(), a1 = VT::zero(), a2 = VT::zero(),
-           a3 = VT::zero();
-        int64_t i = 0;
-        for (; i + 4 * N <= n; i += 4 * N) {
-            a0 = a0 + VT::load(x + i);
-            a1 = a1 + VT::load(x + i + N);
-            a2 = a2 + VT::load(x + i + 2 * N);
-            a3 = a3 + VT::load(x + i + 3 * N);
+        // Pass 1: mean, as x[0] + mean(x - x[0]) (the shift keeps the
+        // summands small when the row sits far from 0).
+        const T shift = x[0];
+        const VT vs = VT::set1(shift);
+        double tot = 0.0;
+        for (int64_t p0 = 0; p0 < n; p0 += kLnPiece) {
+            const int64_t pe = n - p0 < kLnPiece ? n : p0 + kLnPiece;
+            VT a0 = VT::zero(), a1 = VT::zero(), a2 = VT::zero(),
+               a3 = VT::zero();
+            int64_t i = p0;
+            for (; i + 4 * N <= pe; i += 4 * N) {
+                a0 = a0 + (VT::load(x + i) - vs);
+                a1 = a1 + (VT::load(x + i + N) - vs);
+                a2 = a2 + (VT::load(x + i + 2 * N) - vs);
+                a3 = a3 + (VT::load(x + i + 3 * N) - vs);
+            }
+            for (; i + N <= pe; i += N) a0 = a0 + (VT::load(x + i) - vs);
+            if (i < pe)
+                a1 = a1 + select(ln_first_lanes<T>(pe - i),
+                                 VT::load_partial(x + i, pe - i) - vs,
+                                 VT::zero());
+            tot += (double)reduce_add((a0 + a1) + (a2 + a3));
         }
-        for (; i + N <= n; i += N) a0 = a0 + VT::load(x + i);
-        if (i < n) a1 = a1 + VT::load_partial(x + i, n - i);
-        const T mean = reduce_add((a0 + a1) + (a2 + a3)) / T(n);
+        const T mean = T((double)shift + tot / (double)n);
 
         // Pass 2: centred sum of squares.
         const VT vm = VT::set1(mean);
-        a0 = a1 = a2 = a3 = VT::zero();
-        i = 0;
-        for (; i + 4 * N <= n; i += 4 * N) {
-            VT d0 = VT::load(x + i) - vm, d1 = VT::load(x + i + N) - vm;
-            VT d2 = VT::load(x + i + 2 * N) - vm;
-            VT d3 = VT::load(x + i + 3 * N) - vm;
-            a0 = vfma(d0, d0, a0);
-            a1 = vfma(d1, d1, a1);
-            a2 = vfma(d2, d2, a2);
-            a3 = vfma(d3, d3, a3);
+        double sq = 0.0;
+        for (int64_t p0 = 0; p0 < n; p0 += kLnPiece) {
+            const int64_t pe = n - p0 < kLnPiece ? n : p0 + kLnPiece;
+            VT a0 = VT::zero(), a1 = VT::zero(), a2 = VT::zero(),
+               a3 = VT::zero();
+            int64_t i = p0;
+            for (; i + 4 * N <= pe; i += 4 * N) {
+                VT d0 = VT::load(x + i) - vm, d1 = VT::load(x + i + N) - vm;
+                VT d2 = VT::load(x + i + 2 * N) - vm;
+                VT d3 = VT::load(x + i + 3 * N) - vm;
+                a0 = vfma(d0, d0, a0);
+                a1 = vfma(d1, d1, a1);
+                a2 = vfma(d2, d2, a2);
+                a3 = vfma(d3, d3, a3);
+            }
+            for (; i + N <= pe; i += N) {
+                VT d = VT::load(x + i) - vm;
+                a0 = vfma(d, d, a0);
+            }
+            if (i < pe) {
+                VT d = select(ln_first_lanes<T>(pe - i),
+                              VT::load_partial(x + i, pe - i) - vm,
+                              VT::zero());
+                a1 = vfma(d, d, a1);
+            }
+            sq += (double)reduce_add((a0 + a1) + (a2 + a3));
         }
-        for (; i + N <= n; i += N) {
-            VT d = VT::load(x + i) - vm;
-            a0 = vfma(d, d, a0);
-        }
-        if (i < n) {
-            VT d = select(ln_first_lanes<T>(n - i),
-                          VT::load_partial(x + i, n - i) - vm, VT::zero());
-            a1 = vfma(d, d, a1);
-        }
-        const T var = reduce_add((a0 + a1) + (a2 + a3)) / T(n);
+        const T var = T(sq / (double)n);
         const T rstd = T(1) / std::sqrt(var + T(eps));
 
         // Pass 3: y = (x - mean) * rstd * w + b.
@@ -90,7 +112,7 @@ void ln_rows(int64_t rows, int64_t n, const T* x0, int64_t rs_x, const T* w,
             else
                 t.store_partial(y + j, cnt);
         };
-        i = 0;
+        int64_t i = 0;
         for (; i + N <= n; i += N) put(i, N);
         if (i < n) put(i, n - i);
     }
