@@ -240,7 +240,7 @@ def arange(start, stop=None, step=1, dtype=None):
             dtype = np.float32
     want = _DTYPE_OF[dt_of(dtype)]
     calc = np.float64 if want.kind == "f" else want
-    return asarray(np.arange(start, stop, step, dtype=calc).astype(want))
+    return asarray(np.arange(start, stop, step, dtype=calc).astype(want), copy=True)
 
 
 def linspace(start, stop, num=50, endpoint=True, dtype=None):
@@ -251,7 +251,7 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None):
         raise ValueError(f"linspace: num must be non-negative, got {num}")
     want = np.float32 if dtype is None else _DTYPE_OF[dt_of(dtype)]
     vals = np.linspace(start, stop, num, endpoint=endpoint, dtype=np.float64)
-    return asarray(vals.astype(want))
+    return asarray(vals.astype(want), copy=True)
 
 
 def eye(N, M=None, k=0, dtype=None):
@@ -304,4 +304,4 @@ def randint(low, high=None, size=(), dtype=None):
     if high is None:
         low, high = 0, low
     want = np.int64 if dtype is None else _DTYPE_OF[dt_of(dtype)]
-    return asarray(_rng.integers(low, high, size=size, dtype=want))
+    return asarray(_rng.integers(low, high, size=size, dtype=want), copy=True)
