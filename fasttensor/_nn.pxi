@@ -41,7 +41,7 @@ cdef extern from "ops/nn.h" namespace "ft":
         const AttentionArgs& a) nogil
 
 
-cdef Tensor _float_operand(object x, str op, str name):
+cdef Tensor _nn_float_operand(object x, str op, str name):
     """``x`` as a float32/float64 tensor for the nn kernels.
 
     Integer and bool inputs become float64 (as NumPy's exp does); float16
@@ -57,7 +57,7 @@ cdef Tensor _float_operand(object x, str op, str name):
     raise TypeError(f"{op}: {name} has unsupported dtype {t.dtype}")
 
 
-cdef bint _strides_whole(Tensor t) noexcept:
+cdef bint _nn_strides_whole(Tensor t) noexcept:
     """True when every stride is a whole number of elements and the data
     pointer is aligned to the element size."""
     cdef int i
@@ -69,7 +69,7 @@ cdef bint _strides_whole(Tensor t) noexcept:
     return True
 
 
-cdef bint _same_view(Tensor a, Tensor b) noexcept:
+cdef bint _nn_same_view(Tensor a, Tensor b) noexcept:
     cdef int i
     if a.data != b.data or a.nd != b.nd:
         return False
@@ -88,7 +88,7 @@ cdef object _softmax_impl(object x, object axis, object dim, object out,
     if axis is None:
         axis = -1
     cdef Tensor t0 = as_tensor(x)
-    cdef Tensor t = _float_operand(t0, op, "x")
+    cdef Tensor t = _nn_float_operand(t0, op, "x")
     cdef int res_dt = t0.dt if (t0.dt == kFloat16 or t0.dt == kBFloat16) else t.dt
     cdef int nd = t.nd
     cdef int ax
@@ -102,10 +102,10 @@ cdef object _softmax_impl(object x, object axis, object dim, object out,
         ax = norm_axis(axis, nd, op)
     cdef Tensor o = prepare_out(out, t0.nd, t0.shp, res_dt, op)
     cdef Tensor dst = o
-    if (res_dt != t.dt or not _strides_whole(o) or
-            (shares_buffer(o, t) and not _same_view(o, t))):
+    if (res_dt != t.dt or not _nn_strides_whole(o) or
+            (shares_buffer(o, t) and not _nn_same_view(o, t))):
         dst = new_tensor(t.nd, t.shp, t.dt)
-    if not _strides_whole(t):
+    if not _nn_strides_whole(t):
         t = copy_tensor(t)
     cdef int status
     cdef int64_t nbytes = numel(t) * t.itemsize
@@ -226,7 +226,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """
     op = "layer_norm"
     cdef Tensor t0 = as_tensor(x)
-    cdef Tensor t = _float_operand(t0, op, "x")
+    cdef Tensor t = _nn_float_operand(t0, op, "x")
     cdef int res_dt = t0.dt if (t0.dt == kFloat16 or t0.dt == kBFloat16) else t.dt
     if isinstance(normalized_shape, numbers.Integral):
         ns = (int(normalized_shape),)
@@ -281,7 +281,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 cdef Tensor _attn_operand(Tensor t):
-    if not _strides_whole(t):
+    if not _nn_strides_whole(t):
         return copy_tensor(t)
     return t
 

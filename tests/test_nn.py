@@ -15,11 +15,17 @@ except ImportError:
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 
-ELEMENTWISE = ("sigmoid", "tanh", "linear", "relu", "gelu", "silu")
-missing = [n for n in ELEMENTWISE if not hasattr(_C, n)]
-needs_elementwise = pytest.mark.skipif(
-    bool(missing),
-    reason=f"fasttensor._C does not provide {', '.join(missing)} in this build")
+
+
+def _needs(*names):
+    missing = [n for n in names if not hasattr(_C, n)]
+    return pytest.mark.skipif(
+        bool(missing),
+        reason=f"fasttensor._C does not provide {', '.join(missing)} in this build")
+
+
+needs_activations = _needs("sigmoid", "relu", "gelu", "silu", "tanh")
+needs_elementwise = _needs("sigmoid", "tanh", "linear", "add", "multiply")
 
 
 def ref_layer_norm(x, k, w=None, b=None, eps=1e-5):
@@ -151,7 +157,7 @@ def test_lstm_cell_against_torch(rng):
     np.testing.assert_allclose(np.asarray(c2), c_ref.numpy(), rtol=1e-5, atol=1e-6)
 
 
-@needs_elementwise
+@needs_activations
 def test_activations(rng):
     x = rng.standard_normal(1000).astype(np.float32) * 4
     xd = x.astype(np.float64)
