@@ -69,7 +69,7 @@ constexpr int kNRV = 4;
 #endif
 
 constexpr int64_t kWholePackBytes = 2 << 20;
-constexpr int64_t kQB = kMR * (64 / kMR);         // q rows per block
+constexpr int64_t kQB = kMR * (128 / kMR);        // q rows per block
 constexpr int64_t kQBLong = kMR * (256 / kMR);    // ... when repacking
 constexpr int64_t kKB = 256;                      // keys per block
 constexpr int64_t kKBLong = 128;
