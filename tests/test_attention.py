@@ -155,6 +155,11 @@ def test_strided_and_broadcast(isa, rng):
     kn = kt.swapaxes(-1, -2)
     vn = vs.transpose(0, 2, 1, 3)
     check(sdpa(q, kn, vn), ref_sdpa(qn, kn, vn), np.float32)
+    # Value rows read in place: unit column stride, a row stride of 48.
+    vw = rand(rng, (2, 3, 90, 48))[..., :32]
+    check(sdpa(qn, kn, vw), ref_sdpa(qn, kn, vw), np.float32)
+    check(sdpa(qn, kn, vw[:, :, ::-1]), ref_sdpa(qn, kn, vw[:, :, ::-1]),
+          np.float32)
     # Batch dims broadcast: key/value shared by every batch element.
     q2, k2, v2 = rand(rng, (4, 3, 20, 16)), rand(rng, (3, 33, 16)), rand(rng, (1, 3, 33, 8))
     check(sdpa(q2, k2, v2), ref_sdpa(q2, k2, v2), np.float32)
