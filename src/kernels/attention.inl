@@ -111,7 +111,8 @@ void at_ukr(int64_t kc, const T* __restrict a, int64_t lda,
         for (int i = 0; i < MRr; ++i) {
             const VT ai = VT::set1(a[i * lda + k]);
 #pragma GCC unroll 4
-            for (int j = 0; j < kNRV; ++j) acc[i][j] = vfma(ai, b[j], acc[i][j]);
+            for (int j = 0; j < kNRV; ++j)
+                acc[i][j] = vfma(ai, b[j], acc[i][j]);
         }
     }
 #pragma GCC unroll 16
@@ -377,7 +378,8 @@ void at_run(const AttentionUnit& u, void* scratch) {
             if (u.cs_q == 1)
                 for (int64_t d = 0; d < D; ++d) dst[d] = src[d] * scale;
             else
-                for (int64_t d = 0; d < D; ++d) dst[d] = src[d * u.cs_q] * scale;
+                for (int64_t d = 0; d < D; ++d)
+                    dst[d] = src[d * u.cs_q] * scale;
             mrow[i] = -at_inf<T>();
             lrow[i] = T(0);
             bad[i] = T(0);
@@ -487,7 +489,8 @@ void at_run(const AttentionUnit& u, void* scratch) {
             if (u.cs_o == 1) {
                 const VT vc = VT::set1(c);
                 int64_t e = 0;
-                for (; e + N <= Dv; e += N) (VT::load(o + e) * vc).store(dst + e);
+                for (; e + N <= Dv; e += N)
+                    (VT::load(o + e) * vc).store(dst + e);
                 if (e < Dv)
                     (VT::load_partial(o + e, Dv - e) * vc)
                         .store_partial(dst + e, Dv - e);

@@ -211,7 +211,8 @@ FT_INLINE void sm_row_scale(const T* a, int64_t n, T c, T* out) {
         (VT::load(a + i + 3 * N) * vc).store(out + i + 3 * N);
     }
     for (; i + N <= n; i += N) (VT::load(a + i) * vc).store(out + i);
-    if (i < n) (VT::load_partial(a + i, n - i) * vc).store_partial(out + i, n - i);
+    if (i < n)
+        (VT::load_partial(a + i, n - i) * vc).store_partial(out + i, n - i);
 }
 
 // Final pass of the online and streaming paths.  mode 0: out = a * c
