@@ -76,6 +76,9 @@ cdef class Buffer:
     cdef object owner
     cdef DLManagedTensor* dl_legacy
     cdef DLManagedTensorVersioned* dl_versioned
+    # Storage of 0-d scalar operands (t * 2.0), so that they need no pool
+    # block; doubles keep it 8-byte aligned.
+    cdef double small[2]
 
     def __dealloc__(self):
         if self.pooled:
@@ -465,7 +468,10 @@ cdef class Tensor:
     def __invert__(self):
         if self.dt == kBool:
             return _api("logical_not")(self)
-        return _api("bitwise_xor")(self, -1)
+        if not dt_is_int(self.dt):
+            raise TypeError(f"invert: not supported for dtype {self.dtype}")
+        lo, hi = _INT_LIMITS[self.dt]
+        return _api("bitwise_xor")(self, hi if lo == 0 else -1)
 
     def __eq__(self, other):
         return _binary_or_notimpl("equal", self, other)
@@ -917,24 +923,68 @@ cdef assign(Tensor dst, object value, str op):
     copy_into(dst, src)
 
 
+cdef object _INT_LIMITS = {
+    dt: (int(np.iinfo(_DTYPE_OF[dt]).min), int(np.iinfo(_DTYPE_OF[dt]).max))
+    for dt in range(kNumDTypes) if _DTYPE_OF[dt] is not None
+    and _DTYPE_OF[dt].kind in "iu"}
+
+
 cdef Tensor scalar_tensor(object value, int dt, str op, bint unsafe=False):
     """A 0-d tensor of dtype ``dt`` holding a Python scalar.
 
     Python ints that do not fit an integer dtype raise OverflowError, as in
-    NumPy 2, unless ``unsafe`` (assignment) asks for C conversion.
+    NumPy 2.  Floats stored into an integer dtype truncate (as NumPy's
+    assignment does) when ``unsafe`` is set, and raise TypeError otherwise.
+    The value lives in the tensor's own small buffer, not in the pool.
     """
-    cdef Tensor t = new_tensor(0, NULL, dt)
-    cdef object d = _DTYPE_OF[dt]
-    if dt_is_int(dt) and type(value) is int and not unsafe:
-        info = np.iinfo(d)
-        if not info.min <= value <= info.max:
-            raise OverflowError(
-                f"{op}: Python integer {value} out of bounds for {d}")
-    arr = to_numpy(t)
-    if unsafe and dt_is_int(dt) and type(value) is int:
-        arr[()] = np.array(value).astype(d)
+    cdef Buffer b = Buffer.__new__(Buffer)
+    b.ptr = <char*>b.small
+    cdef Tensor t = Tensor.__new__(Tensor)
+    t.base = b
+    t.data = b.ptr
+    t.nd = 0
+    t.dt = dt
+    t.itemsize = _ITEMSIZE[dt]
+    cdef int kind = _weak_kind(value)
+    if kind < 0:
+        to_numpy(t)[()] = value
+        return t
+    if dt == kFloat32:
+        (<float*>t.data)[0] = <float>(<double>value)
+    elif dt == kFloat64:
+        (<double*>t.data)[0] = <double>value
+    elif dt == kBool:
+        (<uint8_t*>t.data)[0] = 1 if value else 0
     else:
-        arr[()] = value
+        if kind == 2:
+            if not unsafe:
+                raise TypeError(
+                    f"{op}: cannot store the float {value!r} in a tensor of "
+                    f"dtype {_DTYPE_OF[dt]}")
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(
+                    f"{op}: cannot convert float {value!r} to {_DTYPE_OF[dt]}")
+            value = int(value)
+        lo, hi = _INT_LIMITS[dt]
+        if not lo <= value <= hi:
+            raise OverflowError(
+                f"{op}: Python integer {value} out of bounds for {_DTYPE_OF[dt]}")
+        if dt == kInt8:
+            (<int8_t*>t.data)[0] = <int8_t>value
+        elif dt == kInt16:
+            (<int16_t*>t.data)[0] = <int16_t>value
+        elif dt == kInt32:
+            (<int32_t*>t.data)[0] = <int32_t>value
+        elif dt == kInt64:
+            (<int64_t*>t.data)[0] = <int64_t>value
+        elif dt == kUInt8:
+            (<uint8_t*>t.data)[0] = <uint8_t>value
+        elif dt == kUInt16:
+            (<uint16_t*>t.data)[0] = <uint16_t>value
+        elif dt == kUInt32:
+            (<uint32_t*>t.data)[0] = <uint32_t>value
+        else:
+            (<uint64_t*>t.data)[0] = <uint64_t>value
     return t
 
 

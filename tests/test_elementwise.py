@@ -267,9 +267,6 @@ def test_threads_agree(threads, rng):
     np.testing.assert_array_equal(one, two)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fasttensor/__init__.py does not yet re-export the element-wise and "
-    "reduction functions of fasttensor._C (ft.add, ft.sum, ...)"))
 def test_public_names_exported():
     for name in ["add", "exp", "where", "clip", "sum", "argmax", "var"]:
         assert getattr(ft, name) is getattr(F, name)

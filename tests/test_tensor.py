@@ -420,3 +420,41 @@ def test_astype_without_copy_returns_self():
     assert t.astype(ft.float32) is not t
     with pytest.raises(TypeError, match="dtype"):
         t.astype(np.complex64)
+
+
+# ---------------------------------------------------------------- Python scalars
+
+class TestPythonScalars:
+    def test_weak_scalars_keep_the_tensor_dtype(self):
+        t = ft.ones(3)
+        assert (t * 2.0).dtype == np.float32
+        assert (ft.ones(3, dtype=ft.int8) + 1).dtype == np.int8
+        assert (ft.ones(3, dtype=ft.int8) + 1.5).dtype == np.float64
+        assert (ft.ones(3, dtype=ft.bool_) + 1).dtype == np.int64
+
+    def test_out_of_range_ints_overflow_as_in_numpy(self):
+        with pytest.raises(OverflowError, match="300 out of bounds for uint8"):
+            ft.ones(3, dtype=ft.uint8) + 300
+        with pytest.raises(OverflowError, match="-1 out of bounds for uint8"):
+            ft.full(2, -1, dtype=ft.uint8)
+        t = ft.zeros(2, dtype=ft.uint8)
+        with pytest.raises(OverflowError):
+            t[0] = 256
+
+    def test_assignment_truncates_floats_into_ints(self):
+        t = ft.zeros(3, dtype=ft.int32)
+        a = np.zeros(3, dtype=np.int32)
+        t[0], a[0] = 2.7, 2.7
+        t[1], a[1] = -2.7, -2.7
+        np.testing.assert_array_equal(np.asarray(t), a)
+        with pytest.raises(ValueError, match="nan"):
+            t[2] = float("nan")
+
+    @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.uint64, np.bool_])
+    def test_invert_matches_numpy(self, dtype, rng):
+        a = sample((10,), dtype, rng)
+        np.testing.assert_array_equal(np.asarray(~ft.asarray(a)), ~a)
+
+    def test_invert_of_floats_is_a_type_error(self):
+        with pytest.raises(TypeError, match="invert"):
+            ~ft.ones(2)
