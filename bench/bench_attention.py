@@ -2,7 +2,7 @@
 beside PyTorch's scaled_dot_product_attention and the NumPy composite
 (matmul, softmax composite, matmul), one group per case.
 
-Run:  python -m pytest bench/bench_attention.py --benchmark-only
+Run:  python -m pytest bench/ -k attention --benchmark-only
       --benchmark-group-by=group --benchmark-columns=min,median,rounds
 
 extra_info: GFLOP/s (4 B H L S D flops, half of that for causal), the FMA
