@@ -132,7 +132,10 @@ from ._C import (  # reductions
     sum,
     var,
 )
+from ._C import dot, linear, matmul  # linear algebra
+from ._C import layer_norm, log_softmax, scaled_dot_product_attention, softmax
 from ._config import show_config
+from . import nn
 
 __version__ = "0.1.0"
 __array_api_version__ = "2024.12"
