@@ -39,3 +39,19 @@ def threads():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def subprocess_env(**extra):
+    """(env, cwd) for a child Python that must import this same fasttensor.
+
+    The child runs outside the source tree (whose uncompiled package would
+    shadow the built one) with the imported package's parent on its path.
+    """
+    import os
+    import tempfile
+
+    env = dict(os.environ, **extra)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(ft.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env, tempfile.gettempdir()

@@ -16,6 +16,7 @@ import types
 
 import numpy as np
 import pytest
+from conftest import subprocess_env
 
 import fasttensor as ft
 from fasttensor import _C
@@ -274,12 +275,14 @@ def test_cli_plot_without_matplotlib(monkeypatch, capsys, tmp_path):
 def test_cli_end_to_end(tmp_path):
     out = tmp_path / "r.json"
     md = tmp_path / "B.md"
+    env, cwd = subprocess_env()
     proc = subprocess.run(
         [sys.executable, "-m", "fasttensor.bench", "--cases", "add-64K",
          "--libs", "fasttensor,numpy",
          "--rounds", "1", "--rest", "0", "--block", "0.001", "--threads",
          "1", "--no-ceilings", "--json", str(out), "--markdown", str(md)],
-        check=False, capture_output=True, text=True, timeout=120)
+        check=False, capture_output=True, text=True, timeout=120,
+        env=env, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     assert "add-64K" in proc.stdout
     assert "[" in proc.stderr and "1/1" in proc.stderr  # progress bar

@@ -6,15 +6,16 @@ import subprocess
 import sys
 
 import pytest
+from conftest import subprocess_env
 
 import fasttensor as ft
 from fasttensor import _C
 
 
 def run_python(code, **env):
-    full_env = dict(os.environ, **env)
+    full_env, cwd = subprocess_env(**env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True,
-                          text=True, env=full_env, timeout=120)
+                          text=True, env=full_env, cwd=cwd, timeout=120)
 
 
 def test_set_and_get_num_threads(threads):
