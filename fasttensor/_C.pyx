@@ -17,6 +17,7 @@ memory pool):
     _nn.pxi           softmax, layer_norm, attention, ...
     _bench.pxi        the machine's ceilings: FMA peak, copy bandwidth
     _runtime.pxi      threads, ISA, show_config
+    _lowp.pxi         float16/bfloat16 compute, autocast state, denormals
 """
 
 include "_common.pxi"
@@ -30,3 +31,4 @@ include "_linalg.pxi"
 include "_nn.pxi"
 include "_bench.pxi"
 include "_runtime.pxi"
+include "_lowp.pxi"

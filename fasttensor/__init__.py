@@ -17,6 +17,7 @@ import os as _os
 if "GOMP_SPINCOUNT" not in _os.environ and "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
+import ml_dtypes as _ml_dtypes
 import numpy as _np
 
 from . import _C
@@ -132,7 +133,9 @@ from ._C import (  # reductions
     sum,
     var,
 )
+from ._C import set_flush_denormal
 from ._config import show_config
+from .amp import autocast
 
 __version__ = "0.1.0"
 __array_api_version__ = "2024.12"
@@ -146,6 +149,8 @@ uint8 = _np.dtype(_np.uint8)
 uint16 = _np.dtype(_np.uint16)
 uint32 = _np.dtype(_np.uint32)
 uint64 = _np.dtype(_np.uint64)
+float16 = _np.dtype(_np.float16)
+bfloat16 = _np.dtype(_ml_dtypes.bfloat16)
 float32 = _np.dtype(_np.float32)
 float64 = _np.dtype(_np.float64)
 

@@ -1,0 +1,166 @@
+# Reduced precision: float16 and bfloat16 arithmetic, autocast state, and
+# the floating-point environment (flush denormals).
+#
+# float16 and bfloat16 tensors are stored in 16 bits and computed in
+# float32, as PyTorch does on a CPU without 16-bit arithmetic units: the
+# operands are widened to float32 (exactly, src/kernels/convert.inl), the
+# float32 kernels run, and the result is rounded back once to the 16-bit
+# dtype (to nearest even).  Reductions accumulate in float32 or wider.
+# The entry points of the element-wise and reduction families hand such
+# operands to the functions below.
+#
+# Operands follow PyTorch's rules: a tensor of integers or bool mixed with
+# a 16-bit float tensor is rounded to that dtype first; a Python scalar
+# joins the computation as a float32 value without being rounded to 16
+# bits (bf16_tensor * 0.1 multiplies by float32(0.1), then rounds).
+#
+# This build has no 16-bit arithmetic kernels (AMX, AVX512-BF16,
+# AVX512-FP16): every path is "float32 compute via conversion", which is
+# what show_config reports.
+
+import threading
+
+cdef extern from "ops/fpenv.h" namespace "ft":
+    bint ft_set_flush_denormal "ft::set_flush_denormal"(bint on) nogil
+    bint ft_flush_denormal_enabled "ft::flush_denormal_enabled"() nogil
+
+
+LOWP_COMPUTE_PATH = "float32 compute via conversion"
+
+
+cdef Tensor _lowp_operand(object x, int dt, str name):
+    """``x`` as a float32 tensor for an op whose result dtype is the 16-bit
+    float ``dt``."""
+    if _weak_kind(x) >= 0:
+        return scalar_tensor(x, kFloat32, name)
+    return cast_to(cast_to(_convert(x, None, name), dt), kFloat32)
+
+
+cdef object _lowp_finish(Tensor r, int dt, object out, str name):
+    """A float32 result rounded back to ``dt`` (bool and integer results
+    as they are), written into ``out`` when one is given."""
+    if r.dt == kFloat32:
+        r = cast_to(r, dt)
+    if out is None:
+        return r
+    _result_out(out, r.nd, r.shp, r.dt, name)
+    return _finish(r, out)
+
+
+cdef object lowp_binary(int op, str name, int dt, object x1, object x2,
+                        object out):
+    """A binary element-wise op whose operands promote to the 16-bit float
+    ``dt``."""
+    if _BIN_OUT[op][<int>kFloat32] < 0:
+        raise TypeError(
+            f"{name}: not supported for the input dtype {dtype_of(dt)}")
+    cdef Tensor a = _lowp_operand(x1, dt, name)
+    cdef Tensor b = _lowp_operand(x2, dt, name)
+    return _lowp_finish(_binary(op, name, a, b, None), dt, out, name)
+
+
+cdef object lowp_unary(int op, str name, Tensor a, object out):
+    """A unary element-wise op on a 16-bit float tensor."""
+    if _UN_OUT[op][<int>kFloat32] < 0:
+        raise TypeError(f"{name}: not supported for the input dtype {a.dtype}")
+    r = _unary(op, name, cast_to(a, kFloat32), None)
+    return _lowp_finish(r, a.dt, out, name)
+
+
+cdef object lowp_reduce(int op, str name, Tensor t, object axis,
+                        bint keepdims, object out, int odt, int64_t ddof):
+    """A reduction of a 16-bit float tensor: computed on its float32 copy;
+    a result in the input's dtype is rounded back to it, an index or bool
+    result is returned as is."""
+    cdef int rdt = kFloat32 if odt == t.dt else odt
+    r = _reduce(op, name, cast_to(t, kFloat32), axis, keepdims, None, rdt,
+                ddof)
+    return _lowp_finish(r, t.dt, out, name)
+
+
+# ---------------------------------------------------------------- autocast
+
+# Per-thread autocast state: `dt` is the DType code products are computed
+# in, or -1 outside autocast (fasttensor/amp.py manages it).
+cdef object _amp_tls = threading.local()
+
+
+cdef int autocast_dt() except -2:
+    """The calling thread's autocast dtype code, or -1 when off."""
+    return getattr(_amp_tls, "dt", -1)
+
+
+def _autocast_enter(dtype, enabled):
+    """Set the calling thread's autocast dtype (or switch it off when
+    ``enabled`` is false); returns the previous state for
+    :func:`_autocast_exit`."""
+    cdef int dt = -1
+    if enabled:
+        dt = dt_of(dtype)
+        if not dt_is_lowp(dt):
+            raise TypeError(
+                f"autocast: dtype must be fasttensor.bfloat16 or "
+                f"fasttensor.float16, got {dtype_of(dt)}")
+    previous = getattr(_amp_tls, "dt", -1)
+    _amp_tls.dt = dt
+    return previous
+
+
+def _autocast_exit(previous):
+    """Restore the state :func:`_autocast_enter` returned."""
+    _amp_tls.dt = previous
+
+
+def _autocast_dtype():
+    """The calling thread's autocast dtype, or None outside autocast."""
+    cdef int dt = autocast_dt()
+    return None if dt < 0 else dtype_of(dt)
+
+
+# ---------------------------------------------------------------- denormals
+
+def set_flush_denormal(mode):
+    """Flush denormal (subnormal) float values to zero, or stop doing so.
+
+    Sets or clears flush-to-zero and denormals-are-zero (MXCSR bits 15 and
+    6) on the calling thread and on every thread of its OpenMP team, the
+    threads fasttensor's kernels run on.  Subnormal inputs then read as
+    zero and subnormal results are written as zero, which avoids the large
+    slowdown subnormal operands cause on x86 CPUs.
+
+    Parameters
+    ----------
+    mode : bool
+        True to flush, False to compute with subnormals (IEEE behaviour).
+
+    Returns
+    -------
+    bool
+        True when the setting is supported (x86-64), False otherwise, in
+        which case nothing changes.
+
+    Notes
+    -----
+    The setting belongs to the calling Python thread and its kernel
+    threads, as in PyTorch; another Python thread calls this itself.
+    Threads added later by a larger :func:`set_num_threads` start with the
+    setting of the thread that creates them, the caller.  Conversions to
+    and from float16 and bfloat16 are integer or F16C operations and are
+    not affected.
+
+    Examples
+    --------
+    >>> ft.set_flush_denormal(True)
+    True
+    >>> float(ft.asarray([1e-40]) * 1.0)
+    0.0
+    >>> ft.set_flush_denormal(False)
+    True
+    """
+    return bool(ft_set_flush_denormal(bool(mode)))
+
+
+def _flush_denormal_enabled():
+    """Whether flush-to-zero and denormals-are-zero are set on the calling
+    thread."""
+    return bool(ft_flush_denormal_enabled())
