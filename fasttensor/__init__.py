@@ -133,8 +133,11 @@ from ._C import (  # reductions
     sum,
     var,
 )
+from ._C import dot, linear, matmul  # linear algebra
+from ._C import layer_norm, log_softmax, scaled_dot_product_attention, softmax
 from ._C import set_flush_denormal
 from ._config import show_config
+from . import nn
 from .amp import autocast
 
 __version__ = "0.1.0"

@@ -37,4 +37,20 @@ int gemm_batched(DType dt, int nbatch, const int64_t* batch_shape,
 int dot(DType dt, int64_t n, const void* x, int64_t incx,
         const void* y, int64_t incy, void* out);
 
+// Single-thread FMA peak of the active ISA in GFLOP/s, measured over about
+// `seconds` (the ceiling the GEMM benchmarks report against).
+double fma_peak_gflops(double seconds);
+
+// Name of the ISA whose GEMM kernels are active.
+const char* gemm_isa();
+
+// The active ISA's register tile and cache blocks for dtype dt (float32 or
+// float64): out = {MR, NR, KC, MC, NC}.
+void gemm_blocks(DType dt, int64_t* out);
+
+// Override the cache blocks (0: derived from the cache sizes) and the path
+// (0: automatic, 1: no packing, 2: packed) so that tests can reach every
+// blocking edge with small operands.  Not thread-safe; call between ops.
+void gemm_tune(int64_t kc, int64_t mc, int64_t nc, int path);
+
 }  // namespace ft

@@ -1,0 +1,2 @@
+// FMA peak loop built for this folder's ISA.
+#include "../peak.inl"
