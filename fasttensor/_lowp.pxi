@@ -164,3 +164,133 @@ def _flush_denormal_enabled():
     """Whether flush-to-zero and denormals-are-zero are set on the calling
     thread."""
     return bool(ft_flush_denormal_enabled())
+
+
+# ---------------------------------------------------------------- products
+#
+# matmul, dot, linear and scaled_dot_product_attention are defined for
+# float32 and float64 in _linalg.pxi and _nn.pxi.  The public names are
+# bound again below to thin wrappers that add the two reduced-precision
+# rules and then call those definitions:
+#
+#   * autocast: float32 (and 16-bit) operands are first rounded to the
+#     calling thread's autocast dtype;
+#   * 16-bit result dtype: the operands are rounded to it, widened to
+#     float32, multiplied by the float32 kernels (float32 accumulation, or
+#     float64 for dot's inner products) and the result is rounded back.
+#     Attention does the widening itself (_nn.pxi).
+#
+# Known shortcoming: this costs a conversion pass over each operand and
+# runs at float32 speed at best; there are no bfloat16 matrix kernels
+# (AMX tiles, AVX512-BF16 VDPBF16PS) and no prepacked-weight object yet,
+# and autocast does not fold its cast into the GEMM packing step.
+
+_linalg_matmul = matmul
+_linalg_dot = dot
+_linalg_linear = linear
+_nn_scaled_dot_product_attention = scaled_dot_product_attention
+
+
+cdef object _autocast_operand(object x, int ac):
+    """``x`` rounded to the autocast dtype ``ac`` when it is a float32 or
+    16-bit float operand; Python scalars and other dtypes as they are."""
+    if x is None or _weak_kind(x) >= 0:
+        return x
+    cdef Tensor t = as_tensor(x)
+    if t.dt == kFloat32 or dt_is_lowp(t.dt):
+        return cast_to(t, ac)
+    return t
+
+
+cdef object _as_f32_via(object x, int dt):
+    """Operand ``x`` of a product computed for the 16-bit dtype ``dt``:
+    rounded to ``dt`` and widened to float32 (Python scalars as they
+    are)."""
+    if x is None or _weak_kind(x) >= 0:
+        return x
+    return cast_to(cast_to(as_tensor(x), dt), kFloat32)
+
+
+cdef tuple _product_args(object a, object b, object bias):
+    """(result dtype code, a, b, bias) after autocast's casts."""
+    cdef int ac = autocast_dt()
+    if ac >= 0:
+        a = _autocast_operand(a, ac)
+        b = _autocast_operand(b, ac)
+        bias = _autocast_operand(bias, ac)
+    cdef int dt = result_dt(a, b)
+    if bias is not None:
+        dt = promote(dt, as_tensor(bias).dt)
+    return dt, a, b, bias
+
+
+cdef str _with_lowp_note(object doc):
+    """A product's docstring with the reduced-precision paragraph added
+    under Notes (a Notes section is made before Examples when there is
+    none)."""
+    import re
+    doc = doc or ""
+    m = re.search(r"^([ ]*)Notes\n[ ]*-----\n", doc, re.M)
+    if m is None:
+        m = re.search(r"^([ ]*)Examples\n", doc, re.M)
+        if m is None:
+            return doc
+        ind = m.group(1)
+        return (doc[:m.start()] + f"{ind}Notes\n{ind}-----\n" +
+                _lowp_note(ind) + "\n" + doc[m.start():])
+    return doc[:m.end()] + _lowp_note(m.group(1)) + "\n" + doc[m.end():]
+
+
+cdef str _lowp_note(str ind):
+    return (
+        f"{ind}float16 and bfloat16 operands (or float32 ones inside\n"
+        f"{ind}``autocast``) are multiplied as float32 values with float32\n"
+        f"{ind}accumulation and the result is rounded once to the 16-bit\n"
+        f"{ind}dtype.\n")
+
+
+def matmul(x1, x2, out=None):
+    dt, x1, x2, _ = _product_args(x1, x2, None)
+    if not dt_is_lowp(dt):
+        return _linalg_matmul(x1, x2, out=out)
+    r = _linalg_matmul(_as_f32_via(x1, dt), _as_f32_via(x2, dt))
+    return _lowp_finish(r, dt, out, "matmul")
+
+
+def dot(a, b, out=None):
+    dt, a, b, _ = _product_args(a, b, None)
+    if not dt_is_lowp(dt):
+        return _linalg_dot(a, b, out=out)
+    r = _linalg_dot(_as_f32_via(a, dt), _as_f32_via(b, dt))
+    return _lowp_finish(r, dt, out, "dot")
+
+
+def linear(x, weight, bias=None):
+    dt, x, weight, bias = _product_args(x, weight, bias)
+    if not dt_is_lowp(dt):
+        return _linalg_linear(x, weight, bias)
+    r = _linalg_linear(_as_f32_via(x, dt), _as_f32_via(weight, dt),
+                       _as_f32_via(bias, dt))
+    return _lowp_finish(r, dt, None, "linear")
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None,
+                                 dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    cdef int ac = autocast_dt()
+    if ac >= 0:
+        query = _autocast_operand(query, ac)
+        key = _autocast_operand(key, ac)
+        value = _autocast_operand(value, ac)
+        if attn_mask is not None and as_tensor(attn_mask).dt != kBool:
+            attn_mask = _autocast_operand(attn_mask, ac)
+    return _nn_scaled_dot_product_attention(
+        query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
+        is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+
+
+matmul.__doc__ = _with_lowp_note(_linalg_matmul.__doc__)
+dot.__doc__ = _with_lowp_note(_linalg_dot.__doc__)
+linear.__doc__ = _with_lowp_note(_linalg_linear.__doc__)
+scaled_dot_product_attention.__doc__ = _with_lowp_note(
+    _nn_scaled_dot_product_attention.__doc__)
