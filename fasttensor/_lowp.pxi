@@ -9,10 +9,12 @@
 # The entry points of the element-wise and reduction families hand such
 # operands to the functions below.
 #
-# Operands follow PyTorch's rules: a tensor of integers or bool mixed with
-# a 16-bit float tensor is rounded to that dtype first; a Python scalar
-# joins the computation as a float32 value without being rounded to 16
-# bits (bf16_tensor * 0.1 multiplies by float32(0.1), then rounds).
+# Operands are rounded to the result dtype first: a tensor of integers or
+# bool mixed with a 16-bit float tensor, and a Python scalar (weak, so it
+# does not widen the dtype): bf16_tensor + 0.1 adds bfloat16(0.1) in
+# float32 and rounds, as NumPy with ml_dtypes and PyTorch's add do.
+# (PyTorch's multiply by a Python scalar skips the first rounding; fasttensor
+# keeps the one rule for every op.)
 #
 # This build has no 16-bit arithmetic kernels (AMX, AVX512-BF16,
 # AVX512-FP16): every path is "float32 compute via conversion", which is
@@ -32,7 +34,7 @@ cdef Tensor _lowp_operand(object x, int dt, str name):
     """``x`` as a float32 tensor for an op whose result dtype is the 16-bit
     float ``dt``."""
     if _weak_kind(x) >= 0:
-        return scalar_tensor(x, kFloat32, name)
+        return cast_to(scalar_tensor(x, dt, name), kFloat32)
     return cast_to(cast_to(_convert(x, None, name), dt), kFloat32)
 
 
