@@ -141,6 +141,10 @@ def make_extension():
         define_macros=macros,
         extra_compile_args=compile_args,
         extra_link_args=link_args,
+        depends=(glob.glob("src/**/*.h", recursive=True)
+                 + glob.glob("src/kernels/*.inl")
+                 + glob.glob("fasttensor/*.pxi")
+                 + glob.glob("fasttensor/include/fasttensor/*.h")),
         language="c++",
     )
 

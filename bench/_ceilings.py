@@ -80,6 +80,33 @@ def fma_peak_gflops_1thread(seconds=0.3):
     return best
 
 
+def fma_peak_gflops(threads, seconds=0.3):
+    """Aggregate FP32 FMA throughput (GFLOP/s) of ``threads`` copies of the
+    loop running at once (ctypes releases the GIL), or None without a C
+    compiler: the peak the machine gives that many threads right now,
+    under whatever else is running."""
+    import threading
+
+    lib = _fma_lib()
+    if lib is None:
+        return None
+    n = 2_000_000
+    lib.fma_loop(n // 10)
+    best = 0.0
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        ts = [threading.Thread(target=lib.fma_loop, args=(n,))
+              for _ in range(threads)]
+        t = time.perf_counter()
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+        dt = time.perf_counter() - t
+        best = max(best, threads * n * 10 * 16 / dt * 1e-9)
+    return best
+
+
 def copy_bandwidth_gbs(nbytes=256 << 20, rounds=5):
     """np.copyto of ``nbytes``: bytes read + written per second (GB/s)."""
     src = np.ones(nbytes // 4, np.float32)

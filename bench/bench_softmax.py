@@ -1,7 +1,7 @@
 """softmax benchmarks: fasttensor beside the NumPy composite (max,
 subtract, exp, sum, divide) and torch.softmax, one group per shape.
 
-Run:  python -m pytest bench/bench_softmax.py --benchmark-only
+Run:  python -m pytest bench/ -k "softmax or copy_ceiling" --benchmark-only
       --benchmark-group-by=group --benchmark-columns=min,median,rounds
 
 Every result is checked against a float64 reference outside the timed

@@ -18,6 +18,7 @@ memory pool):
     _bench.pxi        the machine's ceilings: FMA peak, copy bandwidth
     _runtime.pxi      threads, ISA, show_config
     _lowp.pxi         float16/bfloat16 compute, autocast state, denormals
+    _capi.pxi         the C interface table for embedding packages
 """
 
 include "_common.pxi"
@@ -32,3 +33,4 @@ include "_nn.pxi"
 include "_bench.pxi"
 include "_runtime.pxi"
 include "_lowp.pxi"
+include "_capi.pxi"

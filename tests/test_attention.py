@@ -68,7 +68,8 @@ def test_sizes(isa, L, S, rng):
 @pytest.mark.parametrize("D,Dv", [(1, 1), (3, 5), (16, 33), (64, 64),
                                   (100, 17), (256, 256)])
 def test_head_dims(isa, D, Dv, rng):
-    q, k, v = rand(rng, (1, 2, 37, D)), rand(rng, (1, 2, 70, D)), rand(rng, (1, 2, 70, Dv))
+    q, k = rand(rng, (1, 2, 37, D)), rand(rng, (1, 2, 70, D))
+    v = rand(rng, (1, 2, 70, Dv))
     check(sdpa(q, k, v), ref_sdpa(q, k, v), np.float32)
 
 
@@ -103,7 +104,8 @@ def test_causal(isa, L, S, rng):
 @pytest.mark.parametrize("mshape", [(61, 300), (1, 300), (61, 1), (3, 1, 61, 300),
                                     (1, 2, 1, 300), (300,)])
 def test_bool_masks_broadcast(isa, mshape, rng):
-    q, k, v = rand(rng, (3, 2, 61, 32)), rand(rng, (3, 2, 300, 32)), rand(rng, (3, 2, 300, 32))
+    q = rand(rng, (3, 2, 61, 32))
+    k, v = rand(rng, (3, 2, 300, 32)), rand(rng, (3, 2, 300, 32))
     m = rng.random(mshape) < 0.6
     check(sdpa(q, k, v, attn_mask=m), ref_sdpa(q, k, v, m), np.float32)
 
@@ -155,8 +157,14 @@ def test_strided_and_broadcast(isa, rng):
     kn = kt.swapaxes(-1, -2)
     vn = vs.transpose(0, 2, 1, 3)
     check(sdpa(q, kn, vn), ref_sdpa(qn, kn, vn), np.float32)
+    # Value rows read in place: unit column stride, a row stride of 48.
+    vw = rand(rng, (2, 3, 90, 48))[..., :32]
+    check(sdpa(qn, kn, vw), ref_sdpa(qn, kn, vw), np.float32)
+    check(sdpa(qn, kn, vw[:, :, ::-1]), ref_sdpa(qn, kn, vw[:, :, ::-1]),
+          np.float32)
     # Batch dims broadcast: key/value shared by every batch element.
-    q2, k2, v2 = rand(rng, (4, 3, 20, 16)), rand(rng, (3, 33, 16)), rand(rng, (1, 3, 33, 8))
+    q2, k2 = rand(rng, (4, 3, 20, 16)), rand(rng, (3, 33, 16))
+    v2 = rand(rng, (1, 3, 33, 8))
     check(sdpa(q2, k2, v2), ref_sdpa(q2, k2, v2), np.float32)
     # 2-D inputs and an explicit scale.
     q3, k3, v3 = rand(rng, (5, 3)), rand(rng, (5, 3)), rand(rng, (5, 3))
@@ -179,8 +187,8 @@ def test_seed_example(isa, rng):
     probs /= probs.sum(-1, keepdims=True)
     check(sdpa(Q, K, V), probs @ V, np.float32)
     # The same with the unfused ops: softmax over the score matrix.
-    np.testing.assert_allclose(np.asarray(_C.softmax(scores.astype(np.float32), dim=-1)),
-                               probs, rtol=2e-5, atol=1e-7)
+    got = _C.softmax(scores.astype(np.float32), dim=-1)
+    np.testing.assert_allclose(np.asarray(got), probs, rtol=2e-5, atol=1e-7)
 
 
 @needs_torch
@@ -213,11 +221,13 @@ def test_bad_input():
     q = np.ones((2, 4, 8), np.float32)
     k = np.ones((2, 6, 8), np.float32)
     v = np.ones((2, 6, 5), np.float32)
-    with pytest.raises(ValueError, match=r"head dims differ .*\(2, 4, 8\).*\(2, 6, 7\)"):
+    with pytest.raises(ValueError,
+                       match=r"head dims differ .*\(2, 4, 8\).*\(2, 6, 7\)"):
         sdpa(q, np.ones((2, 6, 7), np.float32), v)
     with pytest.raises(ValueError, match=r"lengths differ .*\(2, 6, 8\).*\(2, 5, 5\)"):
         sdpa(q, k, np.ones((2, 5, 5), np.float32))
-    with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 5\) does not broadcast to \(2, 4, 6\)"):
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 5\) does not "
+                                         r"broadcast to \(2, 4, 6\)"):
         sdpa(q, k, v, attn_mask=np.ones((4, 5), bool))
     with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 2, 4, 6\)"):
         sdpa(q, k, v, attn_mask=np.ones((3, 2, 4, 6), bool))

@@ -64,7 +64,8 @@ def test_layer_norm_layouts(isa, rng):
     np.testing.assert_allclose(np.asarray(got), ref_layer_norm(x.T, 1, eps=1e-3),
                                rtol=1e-5, atol=1e-5)
     # Constant rows: var = 0, y = 0 (+ bias).
-    got = F.layer_norm(np.full((2, 5), 7.0, np.float32), (5,), bias=np.ones(5, np.float32))
+    got = F.layer_norm(np.full((2, 5), 7.0, np.float32), (5,),
+                       bias=np.ones(5, np.float32))
     np.testing.assert_allclose(np.asarray(got), 1.0)
 
 

@@ -5,13 +5,23 @@ float32 for the float32 checks.  The maximum errors measured here are the
 figures quoted in the header comment of vmath.h.
 """
 
+import math
+
 import numpy as np
 import pytest
-from scipy import special
 
 import fasttensor as ft
 
 F = ft._C
+
+
+def ref_erf(x):
+    """erf of float64 values through the C library (a few ULP at most)."""
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+
+
+def ref_erfc(x):
+    return np.frompyfunc(math.erfc, 1, 1)(x).astype(np.float64)
 
 
 def ulp_diff(got, ref):
@@ -114,11 +124,11 @@ def test_sigmoid_erf_gelu_silu(isa, dt, rng):
     # silu scales sigmoid's subnormal tail (absolute error) by x.
     np.testing.assert_allclose(F.silu(x).numpy(), xd * sig, rtol=6 * eps,
                                atol=sub * 100)
-    np.testing.assert_allclose(F.erf(x).numpy(), special.erf(xd),
+    np.testing.assert_allclose(F.erf(x).numpy(), ref_erf(xd),
                                rtol=4 * eps, atol=np.finfo(dt).tiny)
     # gelu: relative accuracy holds down the negative tail, except for the
     # rounding of x/sqrt(2), which erfc amplifies by 2*(x/sqrt(2))**2.
-    gref = 0.5 * xd * special.erfc(-xd / np.sqrt(2))
+    gref = 0.5 * xd * ref_erfc(-xd / np.sqrt(2))
     rtol = 8 * eps * (1 + xd * xd)
     got = F.gelu(x).numpy().astype(np.float64)
     assert np.all(np.abs(got - gref) <= rtol * np.abs(gref) + np.finfo(dt).tiny)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Callable
 
 import numpy as np
@@ -84,7 +84,6 @@ class Case:
     x: float = 0.0
     quick: bool = False
     shapes: str = ""
-    notes: str = field(default="")
 
     def tolerance(self):
         """Relative tolerance against the error scale."""

@@ -11,7 +11,7 @@ How a case is measured:
 3. Each remaining library is calibrated: the number of calls per block is
    chosen so that one block lasts about `block_seconds`.
 4. Rounds: in each round every library runs one block, in an order that
-   rotates from round to round.  Whenever the library changes, the loop
+   reverses from round to round.  Whenever the library changes, the loop
    rests `rest` seconds first, so that the previous library's idle worker
    threads (which spin for a while before they sleep) have stopped taking
    the cores the next library needs.
@@ -133,9 +133,10 @@ class Timer:
             if fn is not None:
                 runners[lib.name] = fn
 
-        # Calibrate the number of calls per block.
+        # Calibrate the number of calls per block, in the reverse order of
+        # the checks so that it starts with the library checked last.
         numbers = {}
-        for name, fn in runners.items():
+        for name, fn in reversed(list(runners.items())):
             self._switch_to(name)
             t = _time_block(fn, 1)
             if t < self.block_seconds / 10:
@@ -147,12 +148,14 @@ class Timer:
                                        math.ceil(self.block_seconds / t)))
             results[name].number = numbers[name]
 
-        # Interleaved rounds; the order rotates so no library always goes
-        # first (or always follows the same one).
+        # Interleaved rounds.  The order reverses from one round to the next
+        # (the calibration above counts as a reversed round), so that no
+        # library always goes first and each round starts with the library
+        # that ended the one before: one rest fewer per round.
         names = list(runners)
         for r in range(self.rounds):
-            k = r % len(names) if names else 0
-            for name in names[k:] + names[:k]:
+            order = names if r % 2 == 0 else names[::-1]
+            for name in order:
                 self._switch_to(name)
                 n = numbers[name]
                 results[name].times.append(_time_block(runners[name], n) / n)

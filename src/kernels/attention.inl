@@ -23,6 +23,8 @@
 //       micro-kernel.
 //   Vp  panels of NR value columns: Vp[c][j][cc] = v[j][c*NR + cc];
 //       columns past Dv are zero.  One panel is the B operand of PV.
+//       When v has unit column stride and Dv is a multiple of NR, PV
+//       reads v in place instead (row stride rs_v) and nothing is packed.
 //   When all of K and V fit in kWholePackBytes they are packed once per
 //   unit and every q block reuses them; otherwise (long S) each q block
 //   repacks one KB block at a time, with larger q blocks (QB_LONG) to
@@ -30,7 +32,7 @@
 //
 // Micro-kernel ukr_MRxNR: C[MR x NR] (+)= A[MR x kc] B[kc x NR], A row-major
 // with leading dimension lda (broadcast one element per row and k), B one
-// packed panel (NR contiguous per k).  Register budget: MR x NRV
+// panel of NR contiguous elements per k, ldb apart.  Register budget: MR x NRV
 // accumulators + NRV B vectors + 1 broadcast: AVX2 6 x 16 (12 + 2 + 1 of
 // 16 ymm), AVX-512 12 x 32 (24 + 2 + 1 of 32 zmm), scalar 4 x 4.  Two
 // epilogues: store (QK^T into the score tile), and C = C * alpha[row] +
@@ -92,11 +94,10 @@ inline int64_t at_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 template <class T, int MRr, bool Acc>
 void at_ukr(int64_t kc, const T* __restrict a, int64_t lda,
-            const T* __restrict bp, T* __restrict c, int64_t ldc,
-            const T* __restrict alpha) {
+            const T* __restrict bp, int64_t ldb, T* __restrict c,
+            int64_t ldc, const T* __restrict alpha) {
     using VT = V<T>;
     constexpr int N = VT::N;
-    constexpr int NR = kNRV * N;
     VT acc[MRr][kNRV];
 #pragma GCC unroll 16
     for (int i = 0; i < MRr; ++i)
@@ -105,12 +106,13 @@ void at_ukr(int64_t kc, const T* __restrict a, int64_t lda,
     for (int64_t k = 0; k < kc; ++k) {
         VT b[kNRV];
 #pragma GCC unroll 4
-        for (int j = 0; j < kNRV; ++j) b[j] = VT::load(bp + k * NR + j * N);
+        for (int j = 0; j < kNRV; ++j) b[j] = VT::load(bp + k * ldb + j * N);
 #pragma GCC unroll 16
         for (int i = 0; i < MRr; ++i) {
             const VT ai = VT::set1(a[i * lda + k]);
 #pragma GCC unroll 4
-            for (int j = 0; j < kNRV; ++j) acc[i][j] = vfma(ai, b[j], acc[i][j]);
+            for (int j = 0; j < kNRV; ++j)
+                acc[i][j] = vfma(ai, b[j], acc[i][j]);
         }
     }
 #pragma GCC unroll 16
@@ -131,11 +133,12 @@ void at_ukr(int64_t kc, const T* __restrict a, int64_t lda,
 // Runs the kernel for m (1..kMR) rows.
 template <class T, bool Acc, int MRr = kMR>
 FT_INLINE void at_ukr_m(int m, int64_t kc, const T* a, int64_t lda,
-                        const T* bp, T* c, int64_t ldc, const T* alpha) {
+                        const T* bp, int64_t ldb, T* c, int64_t ldc,
+                        const T* alpha) {
     if (m == MRr) {
-        at_ukr<T, MRr, Acc>(kc, a, lda, bp, c, ldc, alpha);
+        at_ukr<T, MRr, Acc>(kc, a, lda, bp, ldb, c, ldc, alpha);
     } else if constexpr (MRr > 1) {
-        at_ukr_m<T, Acc, MRr - 1>(m, kc, a, lda, bp, c, ldc, alpha);
+        at_ukr_m<T, Acc, MRr - 1>(m, kc, a, lda, bp, ldb, c, ldc, alpha);
     }
 }
 
@@ -246,6 +249,7 @@ template <class T>
 struct AtPlan {
     int64_t QB, KB, NR, Dvp, Spad;
     bool whole;
+    bool v_direct;  // PV reads v in place (cs_v == 1, Dv % NR == 0)
     // scratch offsets in elements
     int64_t o_q, o_s, o_o, o_m, o_l, o_a, o_bad, o_k, o_v, total;
 };
@@ -260,6 +264,7 @@ AtPlan<T> at_plan(const AttentionUnit& u) {
     p.QB = p.whole ? kQB : kQBLong;
     p.KB = p.whole ? kKB : kKBLong;
     p.Spad = p.whole ? spad : p.KB;
+    p.v_direct = u.cs_v == 1 && u.Dv > 0 && u.Dv % p.NR == 0;
     const int64_t QB = p.QB, D = u.D > 0 ? u.D : 1;
     // Every piece starts on a 64-byte boundary.
     const int64_t al = 64 / (int64_t)sizeof(T);
@@ -277,7 +282,7 @@ AtPlan<T> at_plan(const AttentionUnit& u) {
     p.o_a = take(QB);
     p.o_bad = take(QB);
     p.o_k = take(p.Spad * D);
-    p.o_v = take(p.Dvp * p.Spad);
+    p.o_v = take(p.v_direct ? 0 : p.Dvp * p.Spad);
     p.total = off;
     return p;
 }
@@ -360,7 +365,8 @@ void at_run(const AttentionUnit& u, void* scratch) {
     if (u.causal && u.row_end < s_end) s_end = u.row_end;
     if (p.whole && s_end > 0) {
         at_pack_k(k, u.rs_k, u.cs_k, D, 0, s_end, Kp);
-        at_pack_v(v, u.rs_v, u.cs_v, Dv, 0, s_end, Vp, p.Spad * NR);
+        if (!p.v_direct)
+            at_pack_v(v, u.rs_v, u.cs_v, Dv, 0, s_end, Vp, p.Spad * NR);
     }
 
     for (int64_t i0 = u.row_begin; i0 < u.row_end; i0 += p.QB) {
@@ -372,7 +378,8 @@ void at_run(const AttentionUnit& u, void* scratch) {
             if (u.cs_q == 1)
                 for (int64_t d = 0; d < D; ++d) dst[d] = src[d] * scale;
             else
-                for (int64_t d = 0; d < D; ++d) dst[d] = src[d * u.cs_q] * scale;
+                for (int64_t d = 0; d < D; ++d)
+                    dst[d] = src[d * u.cs_q] * scale;
             mrow[i] = -at_inf<T>();
             lrow[i] = T(0);
             bad[i] = T(0);
@@ -384,17 +391,25 @@ void at_run(const AttentionUnit& u, void* scratch) {
             const int64_t nk = kv_end - j0 < p.KB ? kv_end - j0 : p.KB;
             const T* Kb;
             const T* Vb;
-            int64_t vstride;
+            int64_t vstride, vld = NR;
             if (p.whole) {
                 Kb = Kp + j0 * D;  // panel j0 / NR, D * NR each
                 Vb = Vp + j0 * NR;
                 vstride = p.Spad * NR;
             } else {
                 at_pack_k(k, u.rs_k, u.cs_k, D, j0, j0 + nk, Kp);
-                at_pack_v(v, u.rs_v, u.cs_v, Dv, j0, j0 + nk, Vp, p.KB * NR);
+                if (!p.v_direct)
+                    at_pack_v(v, u.rs_v, u.cs_v, Dv, j0, j0 + nk, Vp,
+                              p.KB * NR);
                 Kb = Kp;
                 Vb = Vp;
                 vstride = p.KB * NR;
+            }
+            if (p.v_direct) {
+                // V read in place: panel pc is columns pc*NR.. of rows j0..
+                Vb = v + j0 * u.rs_v;
+                vstride = NR;
+                vld = u.rs_v;
             }
             const int64_t npan = (nk + NR - 1) / NR;
 
@@ -406,7 +421,7 @@ void at_run(const AttentionUnit& u, void* scratch) {
                     // Causal: a panel whose first key is past every row of
                     // this group is never read (the bias fills -inf).
                     if (u.causal && j0 + pj * NR > i0 + ir + m - 1) continue;
-                    at_ukr_m<T, false>(m, D, Qs + ir * D, D, bp,
+                    at_ukr_m<T, false>(m, D, Qs + ir * D, D, bp, NR,
                                        Sc + ir * lds + pj * NR, lds, nullptr);
                 }
             }
@@ -447,11 +462,11 @@ void at_run(const AttentionUnit& u, void* scratch) {
                     }
                     T* c = O + ir * ldo + pc * NR;
                     if (first)
-                        at_ukr_m<T, false>(m, kc, Sc + ir * lds, lds, bp, c,
-                                           ldo, nullptr);
+                        at_ukr_m<T, false>(m, kc, Sc + ir * lds, lds, bp, vld,
+                                           c, ldo, nullptr);
                     else
-                        at_ukr_m<T, true>(m, kc, Sc + ir * lds, lds, bp, c,
-                                          ldo, alpha + ir);
+                        at_ukr_m<T, true>(m, kc, Sc + ir * lds, lds, bp, vld,
+                                          c, ldo, alpha + ir);
                 }
             }
             first = false;
@@ -474,7 +489,8 @@ void at_run(const AttentionUnit& u, void* scratch) {
             if (u.cs_o == 1) {
                 const VT vc = VT::set1(c);
                 int64_t e = 0;
-                for (; e + N <= Dv; e += N) (VT::load(o + e) * vc).store(dst + e);
+                for (; e + N <= Dv; e += N)
+                    (VT::load(o + e) * vc).store(dst + e);
                 if (e < Dv)
                     (VT::load_partial(o + e, Dv - e) * vc)
                         .store_partial(dst + e, Dv - e);

@@ -105,8 +105,10 @@ void ln_rows(int64_t rows, int64_t n, const T* x0, int64_t rs_x, const T* w,
             const bool full = cnt == N;
             VT xv = full ? VT::load(x + j) : VT::load_partial(x + j, cnt);
             VT t = (xv - vm) * vr;
-            if (w) t = t * (full ? VT::load(w + j) : VT::load_partial(w + j, cnt));
-            if (b) t = t + (full ? VT::load(b + j) : VT::load_partial(b + j, cnt));
+            if (w)
+                t = t * (full ? VT::load(w + j) : VT::load_partial(w + j, cnt));
+            if (b)
+                t = t + (full ? VT::load(b + j) : VT::load_partial(b + j, cnt));
             if (full)
                 t.store(y + j);
             else

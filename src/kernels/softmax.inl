@@ -125,15 +125,22 @@ FT_INLINE T sm_row_max(const T* x, int64_t n) {
 // Sum of exp(x - m) over x[0, n); when `e` is not null the exps are
 // stored there.  *dsum receives the sum of the differences (the NaN
 // detector described in the header).
+// `pf`, when not null, is the next row: its lines are prefetched into L2
+// while this pass computes, so that reading it overlaps the exps.
 template <class T>
-FT_INLINE T sm_row_expsum(const T* x, int64_t n, T m, T* e, T* dsum) {
+FT_INLINE T sm_row_expsum(const T* x, int64_t n, T m, T* e, T* dsum,
+                          const T* pf = nullptr) {
     using VT = V<T>;
     constexpr int N = VT::N;
+    constexpr int64_t kLine = 64 / (int64_t)sizeof(T);
     const VT vm = VT::set1(m);
     VT s0 = VT::zero(), s1 = VT::zero(), s2 = VT::zero(), s3 = VT::zero();
     VT dd = VT::zero();
     int64_t i = 0;
     for (; i + 4 * N <= n; i += 4 * N) {
+        if (pf)
+            for (int64_t l = 0; l < 4 * N; l += kLine)
+                __builtin_prefetch(pf + i + l, 0, 2);
         VT d0 = VT::load(x + i) - vm;
         VT d1 = VT::load(x + i + N) - vm;
         VT d2 = VT::load(x + i + 2 * N) - vm;
@@ -175,13 +182,15 @@ FT_INLINE T sm_row_expsum(const T* x, int64_t n, T m, T* e, T* dsum) {
 // the rounding error of a long float32 sum then grows with the number of
 // pieces, not with n.
 template <class T>
-FT_INLINE T sm_row_expsum_pieces(const T* x, int64_t n, T m, T* e, T* dsum) {
+FT_INLINE T sm_row_expsum_pieces(const T* x, int64_t n, T m, T* e, T* dsum,
+                                 const T* pf) {
     constexpr int64_t piece = kOnlineBlockBytes / (int64_t)sizeof(T);
     T s = T(0), dd = T(0);
     for (int64_t b = 0; b < n; b += piece) {
         const int64_t len = n - b < piece ? n - b : piece;
         T d;
-        s += sm_row_expsum(x + b, len, m, e ? e + b : (T*)nullptr, &d);
+        s += sm_row_expsum(x + b, len, m, e ? e + b : (T*)nullptr, &d,
+                           pf ? pf + b : (const T*)nullptr);
         dd += d;
     }
     *dsum = dd;
@@ -202,7 +211,8 @@ FT_INLINE void sm_row_scale(const T* a, int64_t n, T c, T* out) {
         (VT::load(a + i + 3 * N) * vc).store(out + i + 3 * N);
     }
     for (; i + N <= n; i += N) (VT::load(a + i) * vc).store(out + i);
-    if (i < n) (VT::load_partial(a + i, n - i) * vc).store_partial(out + i, n - i);
+    if (i < n)
+        (VT::load_partial(a + i, n - i) * vc).store_partial(out + i, n - i);
 }
 
 // Final pass of the online and streaming paths.  mode 0: out = a * c
@@ -299,23 +309,26 @@ void sm_rows(int64_t rows, int64_t n, const T* in, int64_t rs_in, T* out,
             continue;
         }
         const T m = sm_row_max(x, n);
+        // The next row, prefetched during the exp pass (rows of this call
+        // only; the hardware prefetcher covers short sequential rows).
+        const T* pf = r + 1 < rows && rs_in != 0 ? x + rs_in : nullptr;
         T dsum;
         if (lg) {
-            const T s = sm_row_expsum_pieces(x, n, m, (T*)nullptr, &dsum);
+            const T s = sm_row_expsum_pieces(x, n, m, (T*)nullptr, &dsum, pf);
             if (dsum != dsum) {
                 sm_fill(y, n, nan);
                 continue;
             }
             sm_row_final<T, 2>(x, n, m, std::log(s), y, stream);
         } else if (stream && tmp) {
-            const T s = sm_row_expsum_pieces(x, n, m, tmp, &dsum);
+            const T s = sm_row_expsum_pieces(x, n, m, tmp, &dsum, pf);
             if (dsum != dsum) {
                 sm_fill(y, n, nan);
                 continue;
             }
             sm_row_final<T, 0>(tmp, n, T(0), T(1) / s, y, true);
         } else {
-            const T s = sm_row_expsum_pieces(x, n, m, y, &dsum);
+            const T s = sm_row_expsum_pieces(x, n, m, y, &dsum, pf);
             if (dsum != dsum) {
                 sm_fill(y, n, nan);
                 continue;

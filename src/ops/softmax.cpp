@@ -147,7 +147,8 @@ int softmax_t(bool log, int ndim, const int64_t* shape, int axis,
         for (int i = 0; i < nd; ++i)
             if (i != vd) rest[nr++] = dims[i];
         const int64_t npos = outer / inner;
-        const int64_t nchunk = (inner + kSoftmaxMaxLanes - 1) / kSoftmaxMaxLanes;
+        const int64_t nchunk =
+            (inner + kSoftmaxMaxLanes - 1) / kSoftmaxMaxLanes;
         const int64_t items = npos * nchunk;
         int64_t grain = kColGrainElems / (n * (inner < kSoftmaxMaxLanes
                                                    ? inner
