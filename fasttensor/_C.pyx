@@ -17,6 +17,7 @@ memory pool):
     _nn.pxi           softmax, layer_norm, attention, ...
     _bench.pxi        the machine's ceilings: FMA peak, copy bandwidth
     _runtime.pxi      threads, ISA, show_config
+    _lowp.pxi         float16/bfloat16 compute, autocast state, denormals
     _capi.pxi         the C interface table for embedding packages
 """
 
@@ -31,4 +32,5 @@ include "_linalg.pxi"
 include "_nn.pxi"
 include "_bench.pxi"
 include "_runtime.pxi"
+include "_lowp.pxi"
 include "_capi.pxi"

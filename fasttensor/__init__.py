@@ -17,6 +17,7 @@ import os as _os
 if "GOMP_SPINCOUNT" not in _os.environ and "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
+import ml_dtypes as _ml_dtypes
 import numpy as _np
 
 from . import _C
@@ -134,8 +135,10 @@ from ._C import (  # reductions
 )
 from ._C import dot, linear, matmul  # linear algebra
 from ._C import layer_norm, log_softmax, scaled_dot_product_attention, softmax
+from ._C import set_flush_denormal
 from ._config import show_config
 from . import nn
+from .amp import autocast
 
 __version__ = "0.1.0"
 __array_api_version__ = "2024.12"
@@ -149,6 +152,8 @@ uint8 = _np.dtype(_np.uint8)
 uint16 = _np.dtype(_np.uint16)
 uint32 = _np.dtype(_np.uint32)
 uint64 = _np.dtype(_np.uint64)
+float16 = _np.dtype(_np.float16)
+bfloat16 = _np.dtype(_ml_dtypes.bfloat16)
 float32 = _np.dtype(_np.float32)
 float64 = _np.dtype(_np.float64)
 

@@ -19,6 +19,7 @@ import operator
 import numbers
 
 import numpy as np
+import ml_dtypes
 
 cnp.import_array()
 
@@ -81,12 +82,15 @@ _DTYPE_OF[kUInt8] = np.dtype(np.uint8)
 _DTYPE_OF[kUInt16] = np.dtype(np.uint16)
 _DTYPE_OF[kUInt32] = np.dtype(np.uint32)
 _DTYPE_OF[kUInt64] = np.dtype(np.uint64)
+_DTYPE_OF[kFloat16] = np.dtype(np.float16)
+_DTYPE_OF[kBFloat16] = np.dtype(ml_dtypes.bfloat16)
 _DTYPE_OF[kFloat32] = np.dtype(np.float32)
 _DTYPE_OF[kFloat64] = np.dtype(np.float64)
 
 cdef dict _DT_OF = {d: i for i, d in enumerate(_DTYPE_OF) if d is not None}
 
-# Struct-module format characters for the buffer protocol.
+# Struct-module format characters for the buffer protocol.  bfloat16 has
+# none: the buffer protocol refuses it, NumPy reads it through __array__.
 cdef list _FORMAT_OF = [None] * kNumDTypes
 _FORMAT_OF[kBool] = b"?"
 _FORMAT_OF[kInt8] = b"b"
@@ -97,6 +101,7 @@ _FORMAT_OF[kUInt8] = b"B"
 _FORMAT_OF[kUInt16] = b"H"
 _FORMAT_OF[kUInt32] = b"I"
 _FORMAT_OF[kUInt64] = b"Q"
+_FORMAT_OF[kFloat16] = b"e"
 _FORMAT_OF[kFloat32] = b"f"
 _FORMAT_OF[kFloat64] = b"d"
 
@@ -137,16 +142,41 @@ cdef int dt_of(object dtype) except -1:
                 return code
         raise TypeError(
             f"fasttensor does not support dtype {d} (supported: bool, "
-            f"int8-int64, uint8-uint64, float32, float64)")
+            f"int8-int64, uint8-uint64, float16, bfloat16, float32, "
+            f"float64)")
     return code
 
 
-# result_type for every pair of dtypes, as NumPy computes it.
+cdef inline bint dt_is_lowp(int dt) noexcept:
+    """float16 or bfloat16: stored in 16 bits, computed in float32."""
+    return dt == kFloat16 or dt == kBFloat16
+
+
+cdef int _lowp_promote(int a, int b) noexcept:
+    """PyTorch's result dtype for a pair with a 16-bit float: a float
+    dtype wins over integers and bool, float16 with bfloat16 gives float32,
+    and the wider float wins otherwise."""
+    if a == b:
+        return a
+    if not dt_is_float(a):
+        return b
+    if not dt_is_float(b):
+        return a
+    if dt_is_lowp(a) and dt_is_lowp(b):
+        return kFloat32
+    return kFloat64 if kFloat64 in (a, b) else kFloat32
+
+
+# result_type for every pair of dtypes: NumPy's, except for pairs with a
+# 16-bit float, which follow PyTorch (NumPy gives float16 + int32 ->
+# float64; PyTorch, and fasttensor, float16).
 cdef int _PROMOTE[kNumDTypes][kNumDTypes]
 for _a in range(kNumDTypes):
     for _b in range(kNumDTypes):
         if _DTYPE_OF[_a] is None or _DTYPE_OF[_b] is None:
             _PROMOTE[_a][_b] = -1
+        elif dt_is_lowp(_a) or dt_is_lowp(_b):
+            _PROMOTE[_a][_b] = _lowp_promote(_a, _b)
         else:
             _PROMOTE[_a][_b] = _DT_OF[np.result_type(_DTYPE_OF[_a], _DTYPE_OF[_b])]
 

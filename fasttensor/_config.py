@@ -24,6 +24,8 @@ def _config():
         "openmp": _C._openmp_enabled(),
         "threads": _C.get_num_threads(),
         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
+        "lowp": _C.LOWP_COMPUTE_PATH,
+        "flush_denormal": _C._flush_denormal_enabled(),
         "pool": {
             "used_bytes": pool.used_bytes(),
             "total_bytes": pool.total_bytes(),
@@ -58,6 +60,8 @@ def show_config(file=None):
         f"(available: {', '.join(cfg['isa_available'])})",
         f"  openmp        : {'yes' if cfg['openmp'] else 'no (single-threaded build)'}",
         f"  threads       : {cfg['threads']}",
+        f"  bf16/fp16     : {cfg['lowp']} (float32 accumulation)",
+        f"  flush denormal: {'on' if cfg['flush_denormal'] else 'off'}",
         f"  pool          : {cfg['pool']['used_bytes']} B used, "
         f"{cfg['pool']['total_bytes']} B held, limit "
         f"{cfg['pool']['limit_bytes'] or 'none'}, huge pages "

@@ -5,7 +5,8 @@
 # and `out=` checked for shape and same-kind castability.  The result dtype
 # of each op for each input dtype is read from NumPy itself at import
 # (tables below), with one deviation: where NumPy gives float16 (exp of
-# int8, uint8 or bool), fasttensor gives float32, its smallest float.
+# int8, uint8 or bool), fasttensor gives float32.  float16 and bfloat16
+# operands are computed in float32 and rounded back (_lowp.pxi).
 
 cdef extern from *:
     """
@@ -209,6 +210,8 @@ cdef object _binary(int op, str name, object x1, object x2, object out):
         dt = (<Tensor>x1).dt
     else:
         dt = result_dt(x1, x2)
+    if dt_is_lowp(dt):
+        return lowp_binary(op, name, dt, x1, x2, out)
     odt = _BIN_OUT[op][dt]
     if odt < 0:
         raise TypeError(
@@ -242,6 +245,8 @@ cdef object _unary(int op, str name, object x, object out):
     cdef Tensor a, o
     cdef int odt, cdt, status
     a = as_tensor(x)
+    if dt_is_lowp(a.dt):
+        return lowp_unary(op, name, a, out)
     odt = _UN_OUT[op][a.dt]
     if odt < 0:
         raise TypeError(

@@ -4,9 +4,10 @@
 # counts from the end; out of range raises AxisError), `keepdims` keeps
 # reduced dims as size 1, result dtypes are NumPy's (sum of int32 or bool
 # is int64, mean of integers is float64), and max/min/argmax/argmin of an
-# empty reduction raise ValueError.  The input is never copied to bring the
-# reduced axes together: the kernel walks any strides (see
-# src/kernels/reduce.inl).
+# empty reduction raise ValueError.  float16 and bfloat16 inputs are
+# reduced in float32 and the result rounded back (_lowp.pxi).  The input
+# is never copied to bring the reduced axes together: the kernel walks any
+# strides (see src/kernels/reduce.inl).
 
 cdef extern from *:
     """
@@ -70,6 +71,8 @@ cdef object _reduce(int op, str name, Tensor t, object axis, bint keepdims,
     cdef int i, k = 0, ond = 0, nred, status
     cdef int64_t rcount = 1, kcount = 1
     cdef Tensor o
+    if dt_is_lowp(t.dt):
+        return lowp_reduce(op, name, t, axis, keepdims, out, odt, ddof)
     nred = _reduced_axes(axis, nd, name, red)
     # Kept dims first, reduced dims last, each in their original order.
     for i in range(nd):

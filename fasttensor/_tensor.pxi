@@ -281,6 +281,11 @@ cdef class Tensor:
             raise BufferError("fasttensor: the tensor is not C-contiguous")
         if (flags & 0x40) == 0x40 and not is_f_contig(self):  # PyBUF_F_CONTIGUOUS
             raise BufferError("fasttensor: the tensor is not Fortran-contiguous")
+        if _FORMAT_OF[self.dt] is None:
+            raise BufferError(
+                f"fasttensor: {self.dtype} has no buffer-protocol format code; "
+                "use numpy.asarray(t) (zero-copy through __array__ or "
+                "DLPack) or t.astype(...)")
         view.buf = self.data
         view.obj = self
         view.len = numel(self) * self.itemsize
@@ -955,6 +960,10 @@ cdef Tensor scalar_tensor(object value, int dt, str op, bint unsafe=False):
         (<double*>t.data)[0] = <double>value
     elif dt == kBool:
         (<uint8_t*>t.data)[0] = 1 if value else 0
+    elif dt == kFloat16 or dt == kBFloat16:
+        b.small[1] = <double>value  # rounded once, to nearest even
+        ew_cast(kFloat64, <DType>dt, 0, NULL, <char*>&b.small[1], NULL,
+                t.data, NULL)
     else:
         if kind == 2:
             if not unsafe:
@@ -1248,6 +1257,8 @@ cdef DLDataType _dl_dtype(int dt):
     d.bits = <uint8_t>(_ITEMSIZE[dt] * 8)
     if dt == kBool:
         d.code = kDLBool
+    elif dt == kBFloat16:
+        d.code = kDLBfloat
     elif dt_is_unsigned(dt):
         d.code = kDLUInt
     elif dt_is_int(dt):
@@ -1318,6 +1329,10 @@ cdef int _dt_from_dl(DLDataType d) except -1:
         raise BufferError(f"from_dlpack: vector dtypes (lanes={d.lanes}) are not supported")
     if d.code == kDLBool and d.bits == 8:
         return kBool
+    if d.code == kDLFloat and d.bits == 16:
+        return kFloat16
+    if d.code == kDLBfloat and d.bits == 16:
+        return kBFloat16
     if d.code == kDLFloat and d.bits == 32:
         return kFloat32
     if d.code == kDLFloat and d.bits == 64:

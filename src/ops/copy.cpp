@@ -7,10 +7,22 @@
 // dim for every index of the outer dims.  A same-dtype copy whose inner dim
 // is contiguous on both sides becomes one memcpy per outer index; large
 // copies split the outer index range over threads.
+//
+// Conversions to and from float16 and bfloat16 pass through float32 in
+// blocks of kCvtBlock elements: the other side is gathered into (or
+// scattered from) a float32 block, and the vectorised kernels of
+// kernels/convert.h turn the block into 16-bit values or back.  float32
+// runs that are contiguous on both sides skip the block.  Sources wider
+// than float32 (float64, 32- and 64-bit integers) are rounded to float32
+// "to odd" first (core/half.h), so that the 16-bit result is rounded once,
+// correctly.
 #include <cstring>
+#include <type_traits>
 
 #include "core/dtype.h"
+#include "core/half.h"
 #include "core/parallel.h"
+#include "kernels/convert.h"
 #include "ops/elementwise.h"
 
 namespace ft {
@@ -152,8 +164,147 @@ void cast_to_bool_loop(const Plan& p, const char* src, char* dst) {
     });
 }
 
+// ---------------------------------------------------------------- 16-bit
+
+// Tag for the two 16-bit float dtypes on either side of a conversion.
+struct Lowp {};
+
+constexpr int64_t kCvtBlock = 256;
+
+const CvtKernels& cvt() { return FT_DISPATCH(cvt_kernels()); }
+
+// A source element as float32: exact for float32 and the narrow integers,
+// rounded to odd for float64 and 64-bit or 32-bit integers.
 template <class From>
-int cast_from(DType to, const Plan& p, const char* src, char* dst) {
+inline float to_f32_odd(From v) {
+    if constexpr (std::is_same<From, float>::value) {
+        return v;
+    } else if constexpr (std::is_same<From, double>::value) {
+        return f64_to_f32_odd(v);
+    } else if constexpr (std::is_signed<From>::value) {
+        return i64_to_f32_odd(int64_t(v));
+    } else {
+        return u64_to_f32_odd(uint64_t(v));
+    }
+}
+
+// dst = src where at least one side (From or To is Lowp) is float16 or
+// bfloat16; `from_bf16` / `to_bf16` pick the format of a Lowp side.
+template <class From, class To>
+void cast_lowp_loop(const Plan& p, const char* src, char* dst, bool from_bf16,
+                    bool to_bf16) {
+    constexpr bool kFromLowp = std::is_same<From, Lowp>::value;
+    constexpr bool kToLowp = std::is_same<To, Lowp>::value;
+    constexpr int64_t kFromSize = kFromLowp ? 2 : int64_t(sizeof(From));
+    constexpr int64_t kToSize = kToLowp ? 2 : int64_t(sizeof(To));
+    const int64_t ss = p.st[0][p.nd - 1], sd = p.st[1][p.nd - 1];
+    const CvtWidenFn widen =
+        from_bf16 ? cvt().bf16_to_f32 : cvt().f16_to_f32;
+    const CvtNarrowFn narrow =
+        to_bf16 ? cvt().f32_to_bf16 : cvt().f32_to_f16;
+    run_plan(p, src, dst, size_t(kToSize), [=](const char* s, char* d,
+                                               int64_t n) {
+        const bool s_contig = ss == kFromSize, d_contig = sd == kToSize;
+        // One kernel call covers contiguous float32 <-> 16-bit runs.
+        if constexpr (kFromLowp && std::is_same<To, float>::value) {
+            if (s_contig && d_contig) {
+                widen(reinterpret_cast<const uint16_t*>(s),
+                      reinterpret_cast<float*>(d), n);
+                return;
+            }
+        }
+        if constexpr (kToLowp && std::is_same<From, float>::value) {
+            if (s_contig && d_contig) {
+                narrow(reinterpret_cast<const float*>(s),
+                       reinterpret_cast<uint16_t*>(d), n);
+                return;
+            }
+        }
+        alignas(64) float block[kCvtBlock];
+        alignas(64) uint16_t bits[kCvtBlock];
+        for (int64_t i0 = 0; i0 < n; i0 += kCvtBlock) {
+            const int64_t m = n - i0 < kCvtBlock ? n - i0 : kCvtBlock;
+            const char* sb = s + i0 * ss;
+            char* db = d + i0 * sd;
+            // Source -> float32 block.
+            if constexpr (kFromLowp) {
+                const uint16_t* h = reinterpret_cast<const uint16_t*>(sb);
+                if (!s_contig) {
+                    for (int64_t j = 0; j < m; ++j)
+                        std::memcpy(&bits[j], sb + j * ss, 2);
+                    h = bits;
+                }
+                widen(h, block, m);
+            } else {
+                for (int64_t j = 0; j < m; ++j) {
+                    From v;
+                    std::memcpy(&v, sb + j * ss, sizeof v);
+                    block[j] = to_f32_odd(v);
+                }
+            }
+            // float32 block -> destination.
+            if constexpr (kToLowp) {
+                uint16_t* h =
+                    d_contig ? reinterpret_cast<uint16_t*>(db) : bits;
+                narrow(block, h, m);
+                if (!d_contig) {
+                    for (int64_t j = 0; j < m; ++j)
+                        std::memcpy(db + j * sd, &bits[j], 2);
+                }
+            } else {
+                for (int64_t j = 0; j < m; ++j) {
+                    // bool: non-zero (NaN included) is true.
+                    const To w = static_cast<To>(block[j]);
+                    std::memcpy(db + j * sd, &w, sizeof w);
+                }
+            }
+        }
+    });
+}
+
+inline bool is_lowp(DType dt) { return dt == kFloat16 || dt == kBFloat16; }
+
+// Conversions into float16 / bfloat16 from any dtype.
+template <class From>
+int cast_into_lowp(DType from, DType to, const Plan& p, const char* src,
+                   char* dst) {
+    cast_lowp_loop<From, Lowp>(p, src, dst, from == kBFloat16,
+                               to == kBFloat16);
+    return kOk;
+}
+
+// Conversions from float16 / bfloat16 to any dtype.
+int cast_from_lowp(DType from, DType to, const Plan& p, const char* src,
+                   char* dst) {
+    const bool bf = from == kBFloat16, tb = to == kBFloat16;
+    switch (to) {
+        case kBool: cast_lowp_loop<Lowp, bool>(p, src, dst, bf, tb); break;
+        case kInt8: cast_lowp_loop<Lowp, int8_t>(p, src, dst, bf, tb); break;
+        case kInt16: cast_lowp_loop<Lowp, int16_t>(p, src, dst, bf, tb); break;
+        case kInt32: cast_lowp_loop<Lowp, int32_t>(p, src, dst, bf, tb); break;
+        case kInt64: cast_lowp_loop<Lowp, int64_t>(p, src, dst, bf, tb); break;
+        case kUInt8: cast_lowp_loop<Lowp, uint8_t>(p, src, dst, bf, tb); break;
+        case kUInt16:
+            cast_lowp_loop<Lowp, uint16_t>(p, src, dst, bf, tb);
+            break;
+        case kUInt32:
+            cast_lowp_loop<Lowp, uint32_t>(p, src, dst, bf, tb);
+            break;
+        case kUInt64:
+            cast_lowp_loop<Lowp, uint64_t>(p, src, dst, bf, tb);
+            break;
+        case kFloat16:
+        case kBFloat16: cast_lowp_loop<Lowp, Lowp>(p, src, dst, bf, tb); break;
+        case kFloat32: cast_lowp_loop<Lowp, float>(p, src, dst, bf, tb); break;
+        case kFloat64: cast_lowp_loop<Lowp, double>(p, src, dst, bf, tb); break;
+        default: return kErrDType;
+    }
+    return kOk;
+}
+
+template <class From>
+int cast_from(DType from, DType to, const Plan& p, const char* src,
+              char* dst) {
     switch (to) {
         case kBool: cast_to_bool_loop<From>(p, src, dst); return kOk;
         case kInt8: cast_loop<From, int8_t>(p, src, dst); return kOk;
@@ -166,6 +317,8 @@ int cast_from(DType to, const Plan& p, const char* src, char* dst) {
         case kUInt64: cast_loop<From, uint64_t>(p, src, dst); return kOk;
         case kFloat32: cast_loop<From, float>(p, src, dst); return kOk;
         case kFloat64: cast_loop<From, double>(p, src, dst); return kOk;
+        case kFloat16:
+        case kBFloat16: return cast_into_lowp<From>(from, to, p, src, dst);
         default: return kErrDType;
     }
 }
@@ -193,17 +346,19 @@ int ew_cast(DType from, DType to, int ndim, const int64_t* shape,
         return kOk;
     }
     switch (from) {
-        case kBool: return cast_from<uint8_t>(to, p, src, dst);
-        case kInt8: return cast_from<int8_t>(to, p, src, dst);
-        case kInt16: return cast_from<int16_t>(to, p, src, dst);
-        case kInt32: return cast_from<int32_t>(to, p, src, dst);
-        case kInt64: return cast_from<int64_t>(to, p, src, dst);
-        case kUInt8: return cast_from<uint8_t>(to, p, src, dst);
-        case kUInt16: return cast_from<uint16_t>(to, p, src, dst);
-        case kUInt32: return cast_from<uint32_t>(to, p, src, dst);
-        case kUInt64: return cast_from<uint64_t>(to, p, src, dst);
-        case kFloat32: return cast_from<float>(to, p, src, dst);
-        case kFloat64: return cast_from<double>(to, p, src, dst);
+        case kBool: return cast_from<uint8_t>(from, to, p, src, dst);
+        case kInt8: return cast_from<int8_t>(from, to, p, src, dst);
+        case kInt16: return cast_from<int16_t>(from, to, p, src, dst);
+        case kInt32: return cast_from<int32_t>(from, to, p, src, dst);
+        case kInt64: return cast_from<int64_t>(from, to, p, src, dst);
+        case kUInt8: return cast_from<uint8_t>(from, to, p, src, dst);
+        case kUInt16: return cast_from<uint16_t>(from, to, p, src, dst);
+        case kUInt32: return cast_from<uint32_t>(from, to, p, src, dst);
+        case kUInt64: return cast_from<uint64_t>(from, to, p, src, dst);
+        case kFloat32: return cast_from<float>(from, to, p, src, dst);
+        case kFloat64: return cast_from<double>(from, to, p, src, dst);
+        case kFloat16:
+        case kBFloat16: return cast_from_lowp(from, to, p, src, dst);
         default: return kErrDType;
     }
 }

@@ -1,0 +1,126 @@
+"""bfloat16 matrix products side by side: fasttensor bfloat16, fasttensor
+float32, PyTorch bfloat16 and NumPy float32 (OpenBLAS).
+
+Run:  python -m pytest bench/bench_lowp.py --benchmark-only
+
+One pytest-benchmark group per size (n = 256 and 2048, square), one row per
+library and dtype, two threads each.  NumPy has no bfloat16 GEMM (ml_dtypes'
+matmul is a generic loop, far too slow at these sizes), so its row is
+float32 and serves as the common baseline.  The suite rests 0.3 s before
+each row, so the previous library's idle workers have stopped spinning
+(PERF_NOTES section 9).  Every result is checked against the float64
+product of the same rounded inputs, outside the timed call.
+
+fasttensor's bfloat16 product converts both operands to float32 and runs
+the float32 GEMM (this build has no AMX or AVX512-BF16 kernels, and this
+CPU has neither), so its row is expected to be somewhat slower than the
+float32 row: the ratio printed at the end says by how much.
+"""
+
+import sys
+import time
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import fasttensor as ft
+from fasttensor import _C
+
+try:
+    import torch
+except ImportError:  # PyTorch rows are skipped
+    torch = None
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+REST_S = 0.3
+THREADS = 2
+SIZES = [256, 2048]
+ROWS = ["fasttensor-bf16", "fasttensor-f32", "torch-bf16", "numpy-f32"]
+
+_results = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ratio_report():
+    yield
+    if not _results:
+        return
+    out = sys.__stdout__
+    out.write("\nbf16 matmul: time(row) / time(fasttensor-bf16), min of "
+              "rounds (above 1: fasttensor bf16 is faster)\n")
+    out.write(f"{'n':>6s} {'ft-bf16 GFLOP/s':>16s} " +
+              " ".join(f"{r:>15s}" for r in ROWS[1:]) + "\n")
+    for n in SIZES:
+        r = _results.get(n, {})
+        if "fasttensor-bf16" not in r:
+            continue
+        t0 = r["fasttensor-bf16"]
+        cols = [f"{r[k] / t0:15.2f}" if k in r else f"{'-':>15s}"
+                for k in ROWS[1:]]
+        out.write(f"{n:6d} {2.0 * n ** 3 / t0 * 1e-9:16.1f} " +
+                  " ".join(cols) + "\n")
+    out.flush()
+
+
+@pytest.mark.parametrize("row", ROWS)
+@pytest.mark.parametrize("n", SIZES)
+def test_bf16_matmul(benchmark, n, row):
+    lib, dt = row.split("-")
+    if lib == "torch" and torch is None:
+        pytest.skip("PyTorch is not installed")
+    rng = np.random.default_rng(0)
+    a32 = rng.standard_normal((n, n)).astype(np.float32)
+    b32 = rng.standard_normal((n, n)).astype(np.float32)
+    a16, b16 = a32.astype(BF16), b32.astype(BF16)
+    a, b = (a16, b16) if dt == "bf16" else (a32, b32)
+    limiter = None
+    if lib == "fasttensor":
+        ft.set_num_threads(THREADS)
+        x, y, fn = ft.asarray(a), ft.asarray(b), ft.matmul
+    elif lib == "torch":
+        torch.set_num_threads(THREADS)
+        x = torch.from_numpy(a16.astype(np.float32)).bfloat16()
+        y = torch.from_numpy(b16.astype(np.float32)).bfloat16()
+        fn = torch.matmul
+    else:
+        if threadpool_limits is not None:
+            limiter = threadpool_limits(limits=THREADS, user_api="blas")
+        x, y, fn = a, b, np.matmul
+
+    benchmark.group = f"bf16 matmul n={n}"
+    flops = 2.0 * n ** 3
+    rounds = 30 if n <= 256 else 5
+    iterations = 10 if n <= 256 else 1
+    warmup = 1
+    if row == "torch-bf16" and n > 256:
+        # About a minute per product on a CPU without bfloat16 units.
+        rounds, warmup = 2, 0
+    try:
+        time.sleep(REST_S)
+        result = benchmark.pedantic(fn, args=(x, y), rounds=rounds,
+                                    iterations=iterations, warmup_rounds=warmup)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+
+    if lib == "torch":
+        got = result.float().numpy().astype(np.float64)
+    else:
+        got = np.asarray(result).astype(np.float64)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+    tol = (1e-2 if dt == "bf16" else (n + 2) * 2.0 ** -23) * scale
+    assert (np.abs(got - ref) <= tol).all(), row
+
+    tmin = benchmark.stats.stats.min
+    benchmark.extra_info.update({
+        "library": lib, "dtype": "bfloat16" if dt == "bf16" else "float32",
+        "threads": THREADS, "gflops": flops / tmin * 1e-9,
+        "isa": _C._active_isa(), "lowp_path": _C.LOWP_COMPUTE_PATH})
+    _results.setdefault(n, {})[row] = tmin

@@ -1,0 +1,298 @@
+# Reduced precision: float16 and bfloat16 arithmetic, autocast state, and
+# the floating-point environment (flush denormals).
+#
+# float16 and bfloat16 tensors are stored in 16 bits and computed in
+# float32, as PyTorch does on a CPU without 16-bit arithmetic units: the
+# operands are widened to float32 (exactly, src/kernels/convert.inl), the
+# float32 kernels run, and the result is rounded back once to the 16-bit
+# dtype (to nearest even).  Reductions accumulate in float32 or wider.
+# The entry points of the element-wise and reduction families hand such
+# operands to the functions below.
+#
+# Operands are rounded to the result dtype first: a tensor of integers or
+# bool mixed with a 16-bit float tensor, and a Python scalar (weak, so it
+# does not widen the dtype): bf16_tensor + 0.1 adds bfloat16(0.1) in
+# float32 and rounds, as NumPy with ml_dtypes and PyTorch's add do.
+# (PyTorch's multiply by a Python scalar skips the first rounding; fasttensor
+# keeps the one rule for every op.)
+#
+# This build has no 16-bit arithmetic kernels (AMX, AVX512-BF16,
+# AVX512-FP16): every path is "float32 compute via conversion", which is
+# what show_config reports.
+
+import threading
+
+cdef extern from "ops/fpenv.h" namespace "ft":
+    bint ft_set_flush_denormal "ft::set_flush_denormal"(bint on) nogil
+    bint ft_flush_denormal_enabled "ft::flush_denormal_enabled"() nogil
+
+
+LOWP_COMPUTE_PATH = "float32 compute via conversion"
+
+
+cdef Tensor _lowp_operand(object x, int dt, str name):
+    """``x`` as a float32 tensor for an op whose result dtype is the 16-bit
+    float ``dt``."""
+    if _weak_kind(x) >= 0:
+        return cast_to(scalar_tensor(x, dt, name), kFloat32)
+    return cast_to(cast_to(_convert(x, None, name), dt), kFloat32)
+
+
+cdef object _lowp_finish(Tensor r, int dt, object out, str name):
+    """A float32 result rounded back to ``dt`` (bool and integer results
+    as they are), written into ``out`` when one is given."""
+    if r.dt == kFloat32:
+        r = cast_to(r, dt)
+    if out is None:
+        return r
+    _result_out(out, r.nd, r.shp, r.dt, name)
+    return _finish(r, out)
+
+
+cdef object lowp_binary(int op, str name, int dt, object x1, object x2,
+                        object out):
+    """A binary element-wise op whose operands promote to the 16-bit float
+    ``dt``."""
+    if _BIN_OUT[op][<int>kFloat32] < 0:
+        raise TypeError(
+            f"{name}: not supported for the input dtype {dtype_of(dt)}")
+    cdef Tensor a = _lowp_operand(x1, dt, name)
+    cdef Tensor b = _lowp_operand(x2, dt, name)
+    return _lowp_finish(_binary(op, name, a, b, None), dt, out, name)
+
+
+cdef object lowp_unary(int op, str name, Tensor a, object out):
+    """A unary element-wise op on a 16-bit float tensor."""
+    if _UN_OUT[op][<int>kFloat32] < 0:
+        raise TypeError(f"{name}: not supported for the input dtype {a.dtype}")
+    r = _unary(op, name, cast_to(a, kFloat32), None)
+    return _lowp_finish(r, a.dt, out, name)
+
+
+cdef object lowp_reduce(int op, str name, Tensor t, object axis,
+                        bint keepdims, object out, int odt, int64_t ddof):
+    """A reduction of a 16-bit float tensor: computed on its float32 copy;
+    a result in the input's dtype is rounded back to it, an index or bool
+    result is returned as is."""
+    cdef int rdt = kFloat32 if odt == t.dt else odt
+    r = _reduce(op, name, cast_to(t, kFloat32), axis, keepdims, None, rdt,
+                ddof)
+    return _lowp_finish(r, t.dt, out, name)
+
+
+# ---------------------------------------------------------------- autocast
+
+# Per-thread autocast state: `dt` is the DType code products are computed
+# in, or -1 outside autocast (fasttensor/amp.py manages it).
+cdef object _amp_tls = threading.local()
+
+
+cdef int autocast_dt() except -2:
+    """The calling thread's autocast dtype code, or -1 when off."""
+    return getattr(_amp_tls, "dt", -1)
+
+
+def _autocast_enter(dtype, enabled):
+    """Set the calling thread's autocast dtype (or switch it off when
+    ``enabled`` is false); returns the previous state for
+    :func:`_autocast_exit`."""
+    cdef int dt = -1
+    if enabled:
+        dt = dt_of(dtype)
+        if not dt_is_lowp(dt):
+            raise TypeError(
+                f"autocast: dtype must be fasttensor.bfloat16 or "
+                f"fasttensor.float16, got {dtype_of(dt)}")
+    previous = getattr(_amp_tls, "dt", -1)
+    _amp_tls.dt = dt
+    return previous
+
+
+def _autocast_exit(previous):
+    """Restore the state :func:`_autocast_enter` returned."""
+    _amp_tls.dt = previous
+
+
+def _autocast_dtype():
+    """The calling thread's autocast dtype, or None outside autocast."""
+    cdef int dt = autocast_dt()
+    return None if dt < 0 else dtype_of(dt)
+
+
+# ---------------------------------------------------------------- denormals
+
+def set_flush_denormal(mode):
+    """Flush denormal (subnormal) float values to zero, or stop doing so.
+
+    Sets or clears flush-to-zero and denormals-are-zero (MXCSR bits 15 and
+    6) on the calling thread and on every thread of its OpenMP team, the
+    threads fasttensor's kernels run on.  Subnormal inputs then read as
+    zero and subnormal results are written as zero, which avoids the large
+    slowdown subnormal operands cause on x86 CPUs.
+
+    Parameters
+    ----------
+    mode : bool
+        True to flush, False to compute with subnormals (IEEE behaviour).
+
+    Returns
+    -------
+    bool
+        True when the setting is supported (x86-64), False otherwise, in
+        which case nothing changes.
+
+    Notes
+    -----
+    The setting belongs to the calling Python thread and its kernel
+    threads, as in PyTorch; another Python thread calls this itself.
+    Threads added later by a larger :func:`set_num_threads` start with the
+    setting of the thread that creates them, the caller.  Conversions to
+    and from float16 and bfloat16 are integer or F16C operations and are
+    not affected.
+
+    Examples
+    --------
+    >>> ft.set_flush_denormal(True)
+    True
+    >>> float(ft.asarray([1e-40]) * 1.0)
+    0.0
+    >>> ft.set_flush_denormal(False)
+    True
+    """
+    return bool(ft_set_flush_denormal(bool(mode)))
+
+
+def _flush_denormal_enabled():
+    """Whether flush-to-zero and denormals-are-zero are set on the calling
+    thread."""
+    return bool(ft_flush_denormal_enabled())
+
+
+# ---------------------------------------------------------------- products
+#
+# matmul, dot, linear and scaled_dot_product_attention are defined for
+# float32 and float64 in _linalg.pxi and _nn.pxi.  The public names are
+# bound again below to thin wrappers that add the two reduced-precision
+# rules and then call those definitions:
+#
+#   * autocast: float32 (and 16-bit) operands are first rounded to the
+#     calling thread's autocast dtype;
+#   * 16-bit result dtype: the operands are rounded to it, widened to
+#     float32, multiplied by the float32 kernels (float32 accumulation, or
+#     float64 for dot's inner products) and the result is rounded back.
+#     Attention does the widening itself (_nn.pxi).
+#
+# Known shortcoming: this costs a conversion pass over each operand and
+# runs at float32 speed at best; there are no bfloat16 matrix kernels
+# (AMX tiles, AVX512-BF16 VDPBF16PS) and no prepacked-weight object yet,
+# and autocast does not fold its cast into the GEMM packing step.
+
+_linalg_matmul = matmul
+_linalg_dot = dot
+_linalg_linear = linear
+_nn_scaled_dot_product_attention = scaled_dot_product_attention
+
+
+cdef object _autocast_operand(object x, int ac):
+    """``x`` rounded to the autocast dtype ``ac`` when it is a float32 or
+    16-bit float operand; Python scalars and other dtypes as they are."""
+    if x is None or _weak_kind(x) >= 0:
+        return x
+    cdef Tensor t = as_tensor(x)
+    if t.dt == kFloat32 or dt_is_lowp(t.dt):
+        return cast_to(t, ac)
+    return t
+
+
+cdef object _as_f32_via(object x, int dt):
+    """Operand ``x`` of a product computed for the 16-bit dtype ``dt``:
+    rounded to ``dt`` and widened to float32 (Python scalars as they
+    are)."""
+    if x is None or _weak_kind(x) >= 0:
+        return x
+    return cast_to(cast_to(as_tensor(x), dt), kFloat32)
+
+
+cdef tuple _product_args(object a, object b, object bias):
+    """(result dtype code, a, b, bias) after autocast's casts."""
+    cdef int ac = autocast_dt()
+    if ac >= 0:
+        a = _autocast_operand(a, ac)
+        b = _autocast_operand(b, ac)
+        bias = _autocast_operand(bias, ac)
+    cdef int dt = result_dt(a, b)
+    if bias is not None:
+        dt = promote(dt, as_tensor(bias).dt)
+    return dt, a, b, bias
+
+
+cdef str _with_lowp_note(object doc):
+    """A product's docstring with the reduced-precision paragraph added
+    under Notes (a Notes section is made before Examples when there is
+    none)."""
+    import re
+    doc = doc or ""
+    m = re.search(r"^([ ]*)Notes\n[ ]*-----\n", doc, re.M)
+    if m is None:
+        m = re.search(r"^([ ]*)Examples\n", doc, re.M)
+        if m is None:
+            return doc
+        ind = m.group(1)
+        return (doc[:m.start()] + f"{ind}Notes\n{ind}-----\n" +
+                _lowp_note(ind) + "\n" + doc[m.start():])
+    return doc[:m.end()] + _lowp_note(m.group(1)) + "\n" + doc[m.end():]
+
+
+cdef str _lowp_note(str ind):
+    return (
+        f"{ind}float16 and bfloat16 operands (or float32 ones inside\n"
+        f"{ind}``autocast``) are multiplied as float32 values with float32\n"
+        f"{ind}accumulation and the result is rounded once to the 16-bit\n"
+        f"{ind}dtype.\n")
+
+
+def matmul(x1, x2, out=None):
+    dt, x1, x2, _ = _product_args(x1, x2, None)
+    if not dt_is_lowp(dt):
+        return _linalg_matmul(x1, x2, out=out)
+    r = _linalg_matmul(_as_f32_via(x1, dt), _as_f32_via(x2, dt))
+    return _lowp_finish(r, dt, out, "matmul")
+
+
+def dot(a, b, out=None):
+    dt, a, b, _ = _product_args(a, b, None)
+    if not dt_is_lowp(dt):
+        return _linalg_dot(a, b, out=out)
+    r = _linalg_dot(_as_f32_via(a, dt), _as_f32_via(b, dt))
+    return _lowp_finish(r, dt, out, "dot")
+
+
+def linear(x, weight, bias=None):
+    dt, x, weight, bias = _product_args(x, weight, bias)
+    if not dt_is_lowp(dt):
+        return _linalg_linear(x, weight, bias)
+    r = _linalg_linear(_as_f32_via(x, dt), _as_f32_via(weight, dt),
+                       _as_f32_via(bias, dt))
+    return _lowp_finish(r, dt, None, "linear")
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None,
+                                 dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    cdef int ac = autocast_dt()
+    if ac >= 0:
+        query = _autocast_operand(query, ac)
+        key = _autocast_operand(key, ac)
+        value = _autocast_operand(value, ac)
+        if attn_mask is not None and as_tensor(attn_mask).dt != kBool:
+            attn_mask = _autocast_operand(attn_mask, ac)
+    return _nn_scaled_dot_product_attention(
+        query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
+        is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+
+
+matmul.__doc__ = _with_lowp_note(_linalg_matmul.__doc__)
+dot.__doc__ = _with_lowp_note(_linalg_dot.__doc__)
+linear.__doc__ = _with_lowp_note(_linalg_linear.__doc__)
+scaled_dot_product_attention.__doc__ = _with_lowp_note(
+    _nn_scaled_dot_product_attention.__doc__)
