@@ -287,12 +287,12 @@ int run_reduce(RedFn fn, RedOp op, DType dt, const RedPlan& pl,
         pool_free(part, size_t(np) * sizeof(RedAcc));
         return kOk;
     }
-    // At most 4 chunks per thread: when the kept elements are the
+    // One chunk per thread: when the kept elements are the
     // contiguous axis (a column sum), a chunk of a few kept elements would
     // read a sliver of every cache line and share lines with the chunk next
     // to it on the other thread.
     int64_t grain = kParallelGrain / per;
-    if (grain < nk / (4 * nt)) grain = nk / (4 * nt);
+    if (grain < (nk + nt - 1) / nt) grain = (nk + nt - 1) / nt;
     if (grain < 1) grain = 1;
     if (nk * per < kParallelGrain) grain = nk;
     parallel_for(nk, grain, [&](int64_t b, int64_t e) {
