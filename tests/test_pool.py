@@ -67,7 +67,8 @@ def test_limit_raises_memory_error_with_the_figures(pool):
     pool.set_limit(size=1 << 20)
     assert pool.get_limit() == 1 << 20
     small = ft.empty(1000)
-    with pytest.raises(MemoryError, match=r"cannot allocate 8000000 bytes.*limit of 1048576") as info:
+    msg = r"cannot allocate 8000000 bytes.*limit of 1048576"
+    with pytest.raises(MemoryError, match=msg) as info:
         ft.empty(1_000_000, dtype=ft.float64)
     assert info.value.requested == 8_000_000 and info.value.limit == 1 << 20
     assert isinstance(info.value, ft.OutOfMemoryError)

@@ -54,31 +54,35 @@ struct ExpConst<double> {
     static constexpr double ln2_lo = 1.90821492927058770002e-10;
 };
 
-// exp(r) for |r| <= ln2/2.
-FT_INLINE V<float> exp_poly(V<float> r) {
+// (exp(r) - 1 - r) / r**2 for |r| <= ln2/2: float uses the Cephes
+// coefficients, double the Taylor series to 1/13!.  expm1 uses it as is,
+// so that it never forms 1 + r; exp adds 1 + r.
+FT_INLINE V<float> expm1_poly_tail(V<float> r) {
     using VF = V<float>;
     VF p = VF::set1(1.9875691500e-4f);
     p = vfma(p, r, VF::set1(1.3981999507e-3f));
     p = vfma(p, r, VF::set1(8.3334519073e-3f));
     p = vfma(p, r, VF::set1(4.1665795894e-2f));
     p = vfma(p, r, VF::set1(1.6666665459e-1f));
-    p = vfma(p, r, VF::set1(5.0000001201e-1f));
-    VF r2 = r * r;
-    return vfma(p, r2, r + VF::set1(1.0f));
+    return vfma(p, r, VF::set1(5.0000001201e-1f));
 }
 
-FT_INLINE V<double> exp_poly(V<double> r) {
+FT_INLINE V<double> expm1_poly_tail(V<double> r) {
     using VD = V<double>;
-    // Taylor coefficients 1/k! for k = 13 down to 2.
-    static constexpr double c[12] = {
-        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
-        1.0 / 3628800.0,    1.0 / 362880.0,    1.0 / 40320.0,
-        1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
-        1.0 / 24.0,         1.0 / 6.0,         1.0 / 2.0};
-    VD p = VD::set1(c[0]);
-    for (int i = 1; i < 12; ++i) p = vfma(p, r, VD::set1(c[i]));
-    VD r2 = r * r;
-    return vfma(p, r2, r + VD::set1(1.0));
+    VD p = VD::set1(1.0 / 6227020800.0);
+    const double inv_fact[11] = {
+        1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
+        1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
+        1.0 / 6.0,         1.0 / 2.0};
+    for (int i = 0; i < 11; ++i) p = vfma(p, r, VD::set1(inv_fact[i]));
+    return p;
+}
+
+// exp(r) for |r| <= ln2/2.
+template <class T>
+FT_INLINE V<T> exp_poly(V<T> r) {
+    return vfma(expm1_poly_tail(r), r * r, r + V<T>::set1(T(1)));
 }
 
 template <class T>
@@ -133,30 +137,6 @@ FT_INLINE V<T> vinf() {
 }
 
 // ------------------------------------------------------------------ expm1
-
-// expm1(r) - r for |r| <= ln2/2, divided by r*r: the same polynomials as
-// exp_poly, kept apart so that expm1 never forms 1 + r.
-FT_INLINE V<float> expm1_poly_tail(V<float> r) {
-    using VF = V<float>;
-    VF p = VF::set1(1.9875691500e-4f);
-    p = vfma(p, r, VF::set1(1.3981999507e-3f));
-    p = vfma(p, r, VF::set1(8.3334519073e-3f));
-    p = vfma(p, r, VF::set1(4.1665795894e-2f));
-    p = vfma(p, r, VF::set1(1.6666665459e-1f));
-    return vfma(p, r, VF::set1(5.0000001201e-1f));
-}
-
-FT_INLINE V<double> expm1_poly_tail(V<double> r) {
-    using VD = V<double>;
-    VD p = VD::set1(1.0 / 6227020800.0);
-    const double inv_fact[11] = {
-        1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-        1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
-        1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
-        1.0 / 6.0,         1.0 / 2.0};
-    for (int i = 0; i < 11; ++i) p = vfma(p, r, VD::set1(inv_fact[i]));
-    return p;
-}
 
 template <class T>
 struct Expm1Const;
