@@ -116,3 +116,39 @@ def test_multiply_4x4(benchmark, impl, data):
     s, t = _conv(impl, data["s4"], data["t4"])
     r = benchmark(_lib(impl).multiply, s, t)
     np.testing.assert_array_equal(_np(r), data["s4"] * data["t4"])
+
+
+# ---------------------------------------------------------------- idle workers
+
+@pytest.mark.parametrize("before", ["nothing", "fasttensor", "torch"])
+def test_numpy_right_after(benchmark, before):
+    """A NumPy product timed right after another library's parallel op.
+
+    fasttensor's OpenMP workers spin only briefly once an op returns
+    (GOMP_SPINCOUNT=10000 unless the user set a policy), so a NumPy call
+    that follows one should take as long as one that follows nothing.  The
+    `torch` row shows the same for PyTorch's runtime in this process.
+    """
+    benchmark.group = "numpy-matmul-256-right-after"
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((256, 256)).astype(np.float32)
+    big = rng.standard_normal(1 << 22).astype(np.float32)
+    if before == "fasttensor":
+        x = ft.asarray(big)
+
+        def setup():
+            ft.exp(x)
+    elif before == "torch":
+        torch = pytest.importorskip("torch")
+        tx = torch.from_numpy(big)
+
+        def setup():
+            torch.exp(tx)
+    else:
+        def setup():
+            pass
+    benchmark.extra_info["before"] = before
+    result = benchmark.pedantic(lambda: a @ a, setup=setup, rounds=200,
+                                iterations=1, warmup_rounds=5)
+    np.testing.assert_allclose(result, a.astype(np.float64) @ a, rtol=1e-3,
+                               atol=1e-3)
