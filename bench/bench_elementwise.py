@@ -10,7 +10,6 @@ worker threads (still spinning after its last call) do not take a core
 from the one being timed (PERF_NOTES section 9).
 """
 
-import time
 
 import numpy as np
 import pytest
@@ -29,12 +28,8 @@ N16M = 1 << 24
 def _setup(benchmark, impl, group):
     if impl == "torch" and torch is None:
         pytest.skip("torch is not installed")
+    # Threads, ISA and the rest between libraries come from bench/conftest.py.
     benchmark.group = group
-    benchmark.extra_info["isa"] = ft._C._active_isa()
-    benchmark.extra_info["threads"] = ft.get_num_threads()
-    if torch is not None:
-        benchmark.extra_info["torch_threads"] = torch.get_num_threads()
-    time.sleep(0.3)
 
 
 def _conv(impl, *arrays):

@@ -35,12 +35,8 @@ SHAPES = [(4096, 4096), (65536, 128), (256, 32000)]
 def _setup(benchmark, impl, group):
     if impl == "torch" and torch is None:
         pytest.skip("torch is not installed")
+    # Threads, ISA and the rest between libraries come from bench/conftest.py.
     benchmark.group = group
-    benchmark.extra_info["isa"] = ft._C._active_isa()
-    benchmark.extra_info["threads"] = ft.get_num_threads()
-    if torch is not None:
-        benchmark.extra_info["torch_threads"] = torch.get_num_threads()
-    time.sleep(0.3)
 
 
 def numpy_softmax(x):
