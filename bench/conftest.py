@@ -48,6 +48,9 @@ Helpers (``from conftest import run_case, require, check, HAVE_TORCH``)
 ``check(impl, result, expected, rtol, atol=0.0)``
     Fails the test, naming the library and the worst element, when
     ``result`` is not within ``atol + rtol * |expected|`` of `expected`.
+``best_time(benchmark)``
+    The fastest round in seconds, or None when timing is off
+    (``--benchmark-disable``), so that derived figures are skipped.
 ``HAVE_TORCH``
     Whether PyTorch is importable.
 """
@@ -81,6 +84,9 @@ def pytest_addoption(parser):
 
 
 def pytest_collect_file(file_path, parent):
+    # A file named on the command line is collected by pytest itself.
+    if parent.session.isinitpath(file_path):
+        return None
     if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
@@ -146,6 +152,12 @@ def bench_extra_info(request):
         info["library"] = name
         info["version"] = _library(name).version
     benchmark.extra_info.update(info)
+
+
+def best_time(benchmark):
+    """Fastest round in seconds; None when pytest-benchmark is disabled."""
+    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+    return getattr(stats, "min", None) or None
 
 
 def require(impl, *names):
