@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from collections.abc import Callable
 
+import ml_dtypes
 import numpy as np
 
 
@@ -87,7 +88,7 @@ class Case:
 
     def tolerance(self):
         """Relative tolerance against the error scale."""
-        eps = float(np.finfo(self.dtype).eps)
+        eps = float(ml_dtypes.finfo(self.dtype).eps)
         return self.rtol_eps * eps * math.sqrt(max(self.depth, 1))
 
 
@@ -109,6 +110,8 @@ def check_agreement(case, result, expected, scale):
         Empty when ok, else what disagreed.
     """
     out = np.asarray(result)
+    if out.dtype.name == "bfloat16":  # ml_dtypes' kind is "V"
+        out = out.astype(np.float32)
     if out.shape != expected.shape:
         return False, math.inf, (f"shape {out.shape} differs from the "
                                  f"reference {expected.shape}")
@@ -230,6 +233,51 @@ def bmm_case(batch, m, k, n, *, broadcast_b=False, quick=False):
                 nbytes=(batch * m * k + nb + batch * m * n) * 4, depth=k,
                 quick=quick,
                 shapes=f"{(batch, m, k)} @ {b_shape} float32")
+
+
+def lowp_matmul_case(n, *, autocast=False, quick=False):
+    """A square bfloat16 product: bfloat16 operands, or float32 operands
+    under each library's autocast to bfloat16.  The result is bfloat16 in
+    both forms; NumPy has no bfloat16 product of its own and is left out
+    (``matmul-<n>`` of the same run is the float32 baseline)."""
+    bf16 = ml_dtypes.bfloat16
+    in_dtype = np.float32 if autocast else bf16
+
+    def make(rng):
+        return tuple(rng.standard_normal((n, n)).astype(in_dtype)
+                     for _ in range(2))
+
+    def ref(a, b):
+        # The bfloat16 values each library multiplies, in float64.
+        a, b = (x.astype(bf16).astype(np.float64) for x in (a, b))
+        return _matmul_ref(a, b)
+
+    if autocast:
+        def ft_impl(ft, a, b):
+            with ft.autocast(dtype=ft.bfloat16):
+                return ft.matmul(a, b)
+
+        def torch_impl(torch, a, b):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return torch.matmul(a, b)
+        requires = ("matmul", "autocast", "bfloat16")
+    else:
+        def ft_impl(ft, a, b):
+            return ft.matmul(a, b)
+
+        def torch_impl(torch, a, b):
+            return torch.matmul(a, b)
+        requires = ("matmul", "bfloat16")
+    variant = "autocast" if autocast else "bf16"
+    return Case(name=f"matmul-{variant}-{n}", group="matmul",
+                make_inputs=make, reference=ref,
+                impl={"fasttensor": ft_impl, "torch": torch_impl},
+                requires=requires, kind="flops", flops=2.0 * n ** 3,
+                nbytes=3.0 * n * n * _itemsize(in_dtype), depth=1,
+                rtol_eps=2.0, dtype=bf16, quick=quick,
+                shapes=f"({n}, {n}) @ ({n}, {n}) "
+                + ("float32 under autocast(bfloat16)" if autocast
+                   else "bfloat16"))
 
 
 # ---------------------------------------------------------------- dot
@@ -437,6 +485,9 @@ def default_cases():
         matmul_case(64, 4096, 64),
         matmul_case(512, 512, 512, transpose_a=True, name="matmul-T-512"),
         matmul_case(512, 512, 512, dtype=np.float64, name="matmul-f64-512"),
+        lowp_matmul_case(256),
+        lowp_matmul_case(512),
+        lowp_matmul_case(512, autocast=True),
         bmm_case(64, 128, 128, 128, quick=True),
         bmm_case(16, 256, 256, 256, broadcast_b=True),
         dot_case(1 << 20, quick=True),

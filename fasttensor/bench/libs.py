@@ -117,12 +117,22 @@ def _torch():
     except ImportError:
         return Library("torch", None, reason="PyTorch is not installed")
 
+    def asarray(a):
+        # NumPy has no bfloat16 of its own; torch.from_numpy refuses
+        # ml_dtypes' one, so its bits are shared as int16 and relabelled.
+        if a.dtype.name == "bfloat16":
+            return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(a)
+
     def to_numpy(t):
         if isinstance(t, torch.Tensor):
-            return t.detach().numpy()
+            t = t.detach()
+            if t.dtype == torch.bfloat16:
+                t = t.float()
+            return t.numpy()
         return np.asarray(t)
 
-    return Library("torch", torch, asarray=torch.from_numpy, to_numpy=to_numpy,
+    return Library("torch", torch, asarray=asarray, to_numpy=to_numpy,
                    version=torch.__version__)
 
 
