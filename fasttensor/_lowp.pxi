@@ -175,17 +175,24 @@ def _flush_denormal_enabled():
 # bound again below to thin wrappers that add the two reduced-precision
 # rules and then call those definitions:
 #
-#   * autocast: float32 (and 16-bit) operands are first rounded to the
-#     calling thread's autocast dtype;
-#   * 16-bit result dtype: the operands are rounded to it, widened to
-#     float32, multiplied by the float32 kernels (float32 accumulation, or
-#     float64 for dot's inner products) and the result is rounded back.
+#   * autocast: float32 (and 16-bit) operands count as the calling
+#     thread's autocast dtype;
+#   * 16-bit result dtype: the GEMM (src/ops/gemm.cpp, gemm_lowp) reads
+#     each operand in its own format, float16 / bfloat16, or float32
+#     rounded to the 16-bit dtype, while packing it into float32 panels,
+#     multiplies with the float32 kernels (float32 accumulation, or
+#     float64 for dot's inner products), and the float32 result is rounded
+#     once to the 16-bit dtype.  No operand is cast in a separate pass,
+#     except integer operands and a float16 operand of a bfloat16 product
+#     (or the reverse), which are cast to the 16-bit dtype first.
 #     Attention does the widening itself (_nn.pxi).
 #
-# Known shortcoming: this costs a conversion pass over each operand and
-# runs at float32 speed at best; there are no bfloat16 matrix kernels
-# (AMX tiles, AVX512-BF16 VDPBF16PS) and no prepacked-weight object yet,
-# and autocast does not fold its cast into the GEMM packing step.
+# Known shortcoming: the products run on the float32 kernels at float32
+# speed (a little better, from reading half the bytes); there are no
+# bfloat16 matrix kernels (AMX tiles, AVX512-BF16 VDPBF16PS) and no
+# prepacked-weight object yet, the float32 result is rounded to 16 bits in
+# a second pass, and a product with a 0-d operand (dot) still casts its
+# operands to float32 first.
 
 _linalg_matmul = matmul
 _linalg_dot = dot
@@ -213,16 +220,45 @@ cdef object _as_f32_via(object x, int dt):
     return cast_to(cast_to(as_tensor(x), dt), kFloat32)
 
 
+cdef dict _AC_PROXY = {}
+
+
+cdef object _autocast_proxy(object x, int ac):
+    """A stand-in for ``x`` in the result-dtype rule under autocast: a 0-d
+    tensor of dtype ``ac`` for a float32 or 16-bit float operand, ``x``
+    itself otherwise."""
+    if x is None or _weak_kind(x) >= 0:
+        return x
+    cdef Tensor t = as_tensor(x)
+    if t.dt == kFloat32 or dt_is_lowp(t.dt):
+        p = _AC_PROXY.get(ac)
+        if p is None:
+            p = cast_to(as_tensor(np.zeros((), dtype=np.float32)), ac)
+            _AC_PROXY[ac] = p
+        return p
+    return t
+
+
 cdef tuple _product_args(object a, object b, object bias):
-    """(result dtype code, a, b, bias) after autocast's casts."""
+    """(result dtype code, a, b, bias) after autocast.  Under autocast the
+    float32 and 16-bit float operands count as the autocast dtype; when
+    the result dtype is 16-bit they are left as they are (the product
+    rounds them while packing), otherwise they are cast to it."""
     cdef int ac = autocast_dt()
-    if ac >= 0:
+    cdef int dt
+    if ac < 0:
+        dt = result_dt(a, b)
+        if bias is not None:
+            dt = promote(dt, as_tensor(bias).dt)
+        return dt, a, b, bias
+    dt = result_dt(_autocast_proxy(a, ac), _autocast_proxy(b, ac))
+    if bias is not None:
+        dt = promote(dt, (<Tensor>as_tensor(
+            _autocast_proxy(bias, ac))).dt)
+    if not dt_is_lowp(dt):
         a = _autocast_operand(a, ac)
         b = _autocast_operand(b, ac)
         bias = _autocast_operand(bias, ac)
-    cdef int dt = result_dt(a, b)
-    if bias is not None:
-        dt = promote(dt, as_tensor(bias).dt)
     return dt, a, b, bias
 
 
@@ -255,7 +291,7 @@ def matmul(x1, x2, out=None):
     dt, x1, x2, _ = _product_args(x1, x2, None)
     if not dt_is_lowp(dt):
         return _linalg_matmul(x1, x2, out=out)
-    r = _linalg_matmul(_as_f32_via(x1, dt), _as_f32_via(x2, dt))
+    r = _matmul(x1, x2, None, "matmul", dt)
     return _lowp_finish(r, dt, out, "matmul")
 
 
@@ -263,7 +299,10 @@ def dot(a, b, out=None):
     dt, a, b, _ = _product_args(a, b, None)
     if not dt_is_lowp(dt):
         return _linalg_dot(a, b, out=out)
-    r = _linalg_dot(_as_f32_via(a, dt), _as_f32_via(b, dt))
+    if (<Tensor>as_tensor(a)).nd == 0 or (<Tensor>as_tensor(b)).nd == 0:
+        r = _linalg_dot(_as_f32_via(a, dt), _as_f32_via(b, dt))
+    else:
+        r = _dot(a, b, None, dt)
     return _lowp_finish(r, dt, out, "dot")
 
 
@@ -271,8 +310,7 @@ def linear(x, weight, bias=None):
     dt, x, weight, bias = _product_args(x, weight, bias)
     if not dt_is_lowp(dt):
         return _linalg_linear(x, weight, bias)
-    r = _linalg_linear(_as_f32_via(x, dt), _as_f32_via(weight, dt),
-                       _as_f32_via(bias, dt))
+    r = _linear(x, weight, bias, dt)
     return _lowp_finish(r, dt, None, "linear")
 
 
@@ -296,3 +334,15 @@ dot.__doc__ = _with_lowp_note(_linalg_dot.__doc__)
 linear.__doc__ = _with_lowp_note(_linalg_linear.__doc__)
 scaled_dot_product_attention.__doc__ = _with_lowp_note(
     _nn_scaled_dot_product_attention.__doc__)
+
+
+def _matmul_f32(x1, x2, dtype):
+    """The float32 product matmul rounds to the 16-bit ``dtype``, before
+    that rounding: the operands are rounded to ``dtype`` while packing.
+    For tests, which compare it bitwise with the float32 product of
+    rounded operands."""
+    cdef int rt = dt_of(dtype)
+    if not dt_is_lowp(rt):
+        raise TypeError(f"_matmul_f32: dtype must be float16 or bfloat16, "
+                        f"got {dtype_of(rt)}")
+    return _matmul(x1, x2, None, "matmul", rt)

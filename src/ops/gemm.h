@@ -37,6 +37,35 @@ int gemm_batched(DType dt, int nbatch, const int64_t* batch_shape,
 int dot(DType dt, int64_t n, const void* x, int64_t incx,
         const void* y, int64_t incy, void* out);
 
+// Reduced-precision products on the float32 kernels: C (float32) = (C +)
+// A @ B with every operand element rounded to `round_to` (kFloat16 or
+// kBFloat16) and widened exactly.  a_dt and b_dt are round_to itself or
+// kFloat32 (rounded to nearest even while packing); any other pair gives
+// kErrDType.  The operands are read in their own format by the packing
+// step, so no operand is converted in a separate pass, and the result is
+// bitwise the float32 gemm() of the rounded operands with the same shapes
+// and strides (whatever the thread count).  The caller rounds C to the
+// 16-bit dtype when that is the result dtype.
+int gemm_lowp(DType round_to, int64_t m, int64_t n, int64_t k,
+              const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+              const void* b, DType b_dt, int64_t rs_b, int64_t cs_b,
+              float* c, int64_t rs_c, int64_t cs_c, bool accumulate);
+
+// gemm_lowp over broadcast batch dims, as gemm_batched (bsc in float32
+// elements, bsa / bsb in elements of a_dt / b_dt).
+int gemm_lowp_batched(DType round_to, int nbatch, const int64_t* batch_shape,
+                      const int64_t* bsa, const int64_t* bsb,
+                      const int64_t* bsc, int64_t m, int64_t n, int64_t k,
+                      const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+                      const void* b, DType b_dt, int64_t rs_b, int64_t cs_b,
+                      float* c, int64_t rs_c, int64_t cs_c, bool accumulate);
+
+// *out = sum_i x[i] * y[i] over the operands rounded to round_to (as
+// gemm_lowp), accumulated in float64 as dot(kFloat32, ...).
+int dot_lowp(DType round_to, int64_t n, const void* x, DType x_dt,
+             int64_t incx, const void* y, DType y_dt, int64_t incy,
+             float* out);
+
 // Single-thread FMA peak of the active ISA in GFLOP/s, measured over about
 // `seconds` (the ceiling the GEMM benchmarks report against).
 double fma_peak_gflops(double seconds);
