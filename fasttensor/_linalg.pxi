@@ -25,6 +25,17 @@ cdef extern from "ops/gemm.h" namespace "ft":
         const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
         const void* b, DType b_dt, int64_t rs_b, int64_t cs_b,
         float* c, int64_t rs_c, int64_t cs_c, bint accumulate) nogil
+    size_t _ft_gemm_prepacked_b_bytes "ft::gemm_prepacked_b_bytes"(
+        int64_t k, int64_t n) nogil
+    int _ft_gemm_prepack_b "ft::gemm_prepack_b"(
+        DType round_to, int64_t k, int64_t n, const void* b, DType b_dt,
+        int64_t rs_b, int64_t cs_b, float* dst, int64_t* kc_out) nogil
+    int _ft_gemm_prepacked "ft::gemm_prepacked"(
+        DType round_to, int64_t m, int64_t n, int64_t k, const void* a,
+        DType a_dt, int64_t rs_a, int64_t cs_a, const float* packed_b,
+        int64_t kc_packed, float* c, int64_t rs_c, int64_t cs_c,
+        bint accumulate) nogil
+    int _FT_PREPACKED_NOT_TAKEN "ft::kPrepackedNotTaken"
     int _ft_dot_lowp "ft::dot_lowp"(
         DType round_to, int64_t n, const void* x, DType x_dt, int64_t incx,
         const void* y, DType y_dt, int64_t incy, float* out) nogil
@@ -463,9 +474,13 @@ def linear(x, weight, bias=None):
     return _linear(x, weight, bias, -1)
 
 
-cdef Tensor _linear(object x, object weight, object bias, int rt):
+cdef Tensor _linear(object x, object weight, object bias, int rt,
+                    object packed=None):
     """linear; with ``rt >= 0`` (float16 or bfloat16) the product of the
-    operands rounded to ``rt``, as a float32 tensor."""
+    operands rounded to ``rt``, as a float32 tensor.  ``packed``: a
+    PackedLinearWeight of ``weight`` whose panels the product reads when
+    its rounding matches and the packed path would be taken (the result
+    is then bitwise the unpacked product's)."""
     cdef Tensor xt = as_tensor(x)
     cdef Tensor w = as_tensor(weight)
     cdef Tensor bt = None if bias is None else as_tensor(bias)
@@ -529,6 +544,24 @@ cdef Tensor _linear(object x, object weight, object bias, int rt):
                   0, 0, bt.data, 0, _estride(bt, 0) if bt.nd == 1 else 0,
                   c.data, nout, 1, False, "linear", rt, one.dt, bt.dt)
         acc = True
+    cdef int pst
+    cdef int64_t cs_x
+    cdef int prt = kFloat32 if rt < 0 else rt
+    cdef Tensor pbuf
+    cdef int64_t pkc
+    if (packed is not None and packed._round_to == prt and
+            (dt == kFloat32 or rt >= 0) and mrows > 0):
+        pbuf = packed._panels
+        pkc = packed._kc
+        cs_x = _estride(xt, xt.nd - 1)
+        with nogil:
+            pst = _ft_gemm_prepacked(
+                <DType>prt, mrows, nout, kin, xt.data, <DType>xt.dt, rs_x,
+                cs_x, <const float*>pbuf.data, pkc, <float*>c.data, nout, 1,
+                acc)
+        if pst != _FT_PREPACKED_NOT_TAKEN:
+            check_status(pst, "linear")
+            return c
     # B = weight.T read through the weight's strides.
     _run_gemm(dt, 0, NULL, NULL, NULL, NULL, mrows, nout, kin, xt.data, rs_x,
               _estride(xt, xt.nd - 1), w.data, _estride(w, 1),

@@ -307,10 +307,16 @@ def dot(a, b, out=None):
 
 
 def linear(x, weight, bias=None):
+    packed = None
+    if isinstance(weight, PackedLinearWeight):
+        packed = weight
+        weight = packed.weight
     dt, x, weight, bias = _product_args(x, weight, bias)
     if not dt_is_lowp(dt):
+        if packed is not None:
+            return _linear(x, weight, bias, -1, packed)
         return _linalg_linear(x, weight, bias)
-    r = _linear(x, weight, bias, dt)
+    r = _linear(x, weight, bias, dt, packed)
     return _lowp_finish(r, dt, None, "linear")
 
 
@@ -327,6 +333,118 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
     return _nn_scaled_dot_product_attention(
         query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
         is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+
+
+class PackedLinearWeight:
+    """A linear layer's weight packed once into the GEMM's float32 panels.
+
+    Made by :func:`fasttensor.nn.prepack_linear`; pass it as the weight of
+    :func:`fasttensor.nn.linear` (or ``fasttensor.linear``).  It behaves
+    exactly like its :attr:`weight`: same result dtype, same promotion and
+    autocast rules, bitwise the same values.  Products that would pack the
+    weight on every call (enough rows for the packed GEMM path) read the
+    panels instead; the others (one row, small or skinny products, a
+    rounding other than the one packed, or cache blocks changed since
+    packing) multiply :attr:`weight` itself.
+
+    Attributes
+    ----------
+    weight : Tensor, shape (out_features, in_features)
+        The weight, in :attr:`dtype`.
+    shape : tuple of int
+        ``(out_features, in_features)``.
+    dtype : numpy.dtype
+        float32, float16 or bfloat16.
+    nbytes : int
+        Bytes held by the panels (float32, ``in_features`` x
+        ``out_features`` rounded up to the register tile), in addition to
+        the weight.
+    """
+
+    def __init__(self, weight, dtype=None):
+        cdef Tensor w = as_tensor(weight)
+        if dtype is not None:
+            w = cast_to(w, dt_of(dtype))
+        if w.nd != 2:
+            raise ValueError(
+                f"prepack_linear: weight must be 2-D (out_features, "
+                f"in_features), got weight.shape={w.shape}")
+        if w.dt != kFloat32 and not dt_is_lowp(w.dt):
+            raise TypeError(
+                f"prepack_linear: weight dtype must be float32, float16 or "
+                f"bfloat16, got {w.dtype}")
+        if not _strides_in_elements(w):
+            w = copy_tensor(w)
+        cdef int64_t nout = w.shp[0]
+        cdef int64_t kin = w.shp[1]
+        cdef size_t nbytes = _ft_gemm_prepacked_b_bytes(kin, nout)
+        cdef int64_t count = <int64_t>(nbytes // 4)
+        cdef Tensor panels = new_tensor(1, &count, kFloat32)
+        cdef int64_t kc = 0
+        cdef int status
+        cdef int rt = w.dt
+        cdef int64_t rs_b = _estride(w, 1)
+        cdef int64_t cs_b = _estride(w, 0)
+        with nogil:
+            status = _ft_gemm_prepack_b(
+                <DType>rt, kin, nout, w.data, <DType>rt, rs_b, cs_b,
+                <float*>panels.data, &kc)
+        check_status(status, "prepack_linear")
+        self.weight = w
+        self._panels = panels
+        self._kc = kc
+        self._round_to = rt
+
+    @property
+    def shape(self):
+        return self.weight.shape
+
+    @property
+    def dtype(self):
+        return self.weight.dtype
+
+    @property
+    def nbytes(self):
+        return int((<Tensor>self._panels).shp[0]) * 4
+
+    def __repr__(self):
+        return (f"PackedLinearWeight(shape={self.shape}, dtype={self.dtype}, "
+                f"panel_bytes={self.nbytes})")
+
+
+def prepack_linear(weight, dtype=None):
+    """Pack a linear layer's weight once for repeated products.
+
+    Parameters
+    ----------
+    weight : array_like, shape (out_features, in_features)
+        float32, float16 or bfloat16 (after ``dtype``).
+    dtype : dtype, optional
+        Cast the weight to this dtype first (float32, float16 or bfloat16).
+
+    Returns
+    -------
+    PackedLinearWeight
+        Accepted as the weight by :func:`fasttensor.nn.linear`, with the
+        same results (bitwise) as the weight itself.
+
+    Raises
+    ------
+    ValueError
+        If ``weight`` is not 2-D.
+    TypeError
+        If the weight's dtype is not float32, float16 or bfloat16.
+
+    Examples
+    --------
+    >>> import fasttensor as ft
+    >>> w = ft.nn.prepack_linear(ft.ones((5, 3)), dtype=ft.bfloat16)
+    >>> w.shape, str(w.dtype)
+    ((5, 3), 'bfloat16')
+    >>> str(ft.nn.linear(ft.ones((64, 3)), w).dtype)
+    'bfloat16'
+    """
+    return PackedLinearWeight(weight, dtype)
 
 
 matmul.__doc__ = _with_lowp_note(_linalg_matmul.__doc__)

@@ -946,3 +946,97 @@ def test_products_read_16bit_same_across_threads(dtype, threads, rng):
     for r in results[1:]:
         for got, want in zip(r, results[0]):
             np.testing.assert_array_equal(got, want)
+
+
+# ------------------------------------------------------ prepacked weights
+
+
+def _same_result(got, want):
+    g, w = np.asarray(got), np.asarray(want)
+    assert g.dtype == w.dtype and g.shape == w.shape
+    if g.dtype == np.float32:
+        np.testing.assert_array_equal(f32_bits(g), f32_bits(w))
+    else:
+        assert_same_16(g, w)
+
+
+@pytest.mark.parametrize("wdtype", [np.dtype(np.float32)] + LOWP,
+                         ids=["float32"] + IDS)
+@pytest.mark.parametrize("path", ["packed", "auto"])
+def test_prepacked_linear_matches_unpacked(isa, wdtype, path, tune, rng):
+    info = _C._gemm_info(np.float32)
+    if path == "packed":
+        # Small blocks and the packed path: every product reads the
+        # panels, across kc, mc and nc edges.
+        tune(16, 2 * info["mr"], 2 * info["nr"], GEMM_PATHS["packed"])
+        shapes = [(1, 33, 20), (7, 40, 2 * info["nr"] + 3),
+                  (2 * info["mr"] + 1, 50, 4 * info["nr"] + 1)]
+    else:
+        # Default blocks: the panels are read by the large product only;
+        # GEMV and small products multiply the weight itself.
+        shapes = [(1, 300, 200), (20, 64, 48), (256, 520, 384)]
+    for m, kin, nout in shapes:
+        w = reference_16(rng.uniform(-1, 1, (nout, kin)), wdtype)
+        x = reference_16(rng.uniform(-1, 1, (m, kin)), wdtype)
+        bias = reference_16(rng.uniform(-1, 1, (nout,)), wdtype)
+        wt = ft.asarray(w)
+        wp = ft.nn.prepack_linear(wt)
+        assert wp.shape == (nout, kin) and wp.dtype == wdtype
+        assert "PackedLinearWeight(shape=" in repr(wp)
+        for xx in (ft.asarray(x), ft.asarray(np.asfortranarray(x)),
+                   ft.asarray(x.reshape(1, m, kin))):
+            for b in (None, ft.asarray(bias)):
+                _same_result(ft.nn.linear(xx, wp, b), ft.nn.linear(xx, wt, b))
+        # Transposed weight storage: bitwise the unpacked product with the
+        # same storage.
+        wp2 = ft.nn.prepack_linear(ft.asarray(np.ascontiguousarray(w.T)).T)
+        _same_result(ft.nn.linear(ft.asarray(x), wp2),
+                     ft.nn.linear(ft.asarray(x), wp2.weight))
+        ref = x.astype(np.float64) @ w.astype(np.float64).T
+        got = ft.nn.linear(ft.asarray(x), wp)
+        if wdtype == np.float32:
+            _f32_bound_ok(got, x.astype(np.float32),
+                          w.astype(np.float32).T)
+        else:
+            _assert_product(got, ref, wdtype, kin)
+        # The panels are what a taken product reads: zeroing them changes
+        # exactly the products that read them.
+        taken = path == "packed" or m == 256
+        np.asarray(wp._panels)[:] = 0
+        z = np.asarray(ft.nn.linear(ft.asarray(x), wp)).astype(np.float64)
+        if taken:
+            assert (z == 0).all()
+        else:
+            _same_result(ft.nn.linear(ft.asarray(x), wp),
+                         ft.nn.linear(ft.asarray(x), wt))
+
+
+def test_prepacked_linear_autocast_cast_and_errors(rng, tune):
+    w32 = rng.uniform(-1, 1, (300, 400)).astype(np.float32)
+    x32 = rng.uniform(-1, 1, (256, 400)).astype(np.float32)
+    b32 = rng.uniform(-1, 1, (300,)).astype(np.float32)
+    x, bias = ft.asarray(x32), ft.asarray(b32)
+    # dtype= casts at packing time: the same as the cast weight.
+    wp = ft.nn.prepack_linear(w32, dtype=ft.bfloat16)
+    assert wp.dtype == BF16
+    wb = ft.asarray(w32.astype(BF16))
+    _same_result(ft.nn.linear(x, wp, bias), ft.nn.linear(x, wb, bias))
+    with ft.autocast(dtype=ft.bfloat16):
+        # float32 activations rounded while packing, bfloat16 panels.
+        got = ft.nn.linear(x, wp, bias)
+        assert got.dtype == BF16
+        _same_result(got, ft.nn.linear(x, wb, bias))
+        # float32 panels under autocast: the weight itself is multiplied.
+        wf = ft.nn.prepack_linear(w32)
+        _same_result(ft.nn.linear(x, wf, bias),
+                     ft.nn.linear(x, ft.asarray(w32), bias))
+    # Blocks changed after packing: still the unpacked result.
+    wf = ft.nn.prepack_linear(w32)
+    tune(48, 0, 0, 0)
+    _same_result(ft.nn.linear(x, wf), ft.nn.linear(x, ft.asarray(w32)))
+    with pytest.raises(ValueError, match="prepack_linear: weight must be 2-D"):
+        ft.nn.prepack_linear(ft.ones((3,)))
+    with pytest.raises(TypeError, match="prepack_linear: weight dtype"):
+        ft.nn.prepack_linear(np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"linear: x.shape\[-1\]"):
+        ft.nn.linear(ft.ones((2, 5)), wf)

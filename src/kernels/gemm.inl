@@ -12,6 +12,14 @@
 //   Partial micro-panels (mc % MR, nc % NR) are zero-padded, so the vector
 //   kernel computes every tile, edge tiles included; the padded rows and
 //   columns only ever reach lanes that are never written back.
+//   The float32 set also packs from 16-bit sources (GemmSrc: bfloat16,
+//   float16, float32 rounded to either, nearest even): the panels hold the
+//   exact float32 values of the (rounded) elements, so a reduced-precision
+//   product costs the float32 one plus half the operand bytes read, and
+//   its result is bitwise the float32 product of the rounded operands.
+//   The conversion is vectorised (F16C, 16-bit shifts, integer rounding)
+//   wherever the float32 packer loads whole vectors; strided gathers
+//   convert element by element with core/half.h.
 //
 // Register budget of the MR x NR micro-kernel (row-preferring: C rows are
 // vectors): MR * NV accumulators + NV B vectors + 1 broadcast.

@@ -397,6 +397,7 @@ struct PlainOperand {
                 int64_t rs, int64_t cs, T* dst) const {
         ks.pack_b(kc, nc, p, rs, cs, dst);
     }
+    const T* panel(int64_t, int64_t) const { return nullptr; }
 };
 
 struct SrcOperand {
@@ -414,14 +415,33 @@ struct SrcOperand {
                 int64_t rs, int64_t cs, float* dst) const {
         sk->pack_b[src](kc, nc, p, rs, cs, dst);
     }
+    const float* panel(int64_t, int64_t) const { return nullptr; }
 };
 
-template <class T, class O>
+// B packed beforehand (gemm_prepack_b): every kc block of k, each the
+// full-width panel of round_up(n, NR) columns in the pack_b layout, one
+// after another.  Offsets are columns (the product runs with rs_b = 0 and
+// cs_b = 1); panel() gives the packed kc x nc panel at (pc, col0).
+struct PrepackedOperand {
+    const float* base;
+    int64_t npad;  // round_up(n, NR)
+    int64_t col0;
+    PrepackedOperand off(int64_t cols) const {
+        return {base, npad, col0 + cols};
+    }
+    void pack_b(const GemmKernelSet<float>&, int64_t, int64_t, int64_t,
+                int64_t, float*) const {}
+    const float* panel(int64_t pc, int64_t kcur) const {
+        return base + pc * npad + col0 * kcur;
+    }
+};
+
+template <class T, class OA, class OB = OA>
 struct OpProblem {
     int64_t m, n, k;
-    O a;
+    OA a;
     int64_t rs_a, cs_a;
-    O b;
+    OB b;
     int64_t rs_b, cs_b;
     T* c;
     int64_t rs_c, cs_c;
@@ -435,8 +455,8 @@ OpProblem<T, PlainOperand<T>> plain(const Problem<T>& p) {
             p.accumulate};
 }
 
-template <class T, class O>
-int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, O>& p,
+template <class T, class OA, class OB>
+int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, OA, OB>& p,
                 int nt) {
     const int64_t m = p.m, n = p.n, k = p.k;
     const int64_t mr = ks.mr, nr = ks.nr;
@@ -454,7 +474,7 @@ int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, O>& p,
         int status = kOk;
         run(nt, ceil_div(n, w), 1, [&](int64_t b0, int64_t e0) {
             for (int64_t c = b0; c < e0; ++c) {
-                OpProblem<T, O> q = p;
+                OpProblem<T, OA, OB> q = p;
                 q.n = w < n - c * w ? w : n - c * w;
                 q.b = p.b.off(c * w * p.cs_b);
                 q.c = p.c + c * w * p.cs_c;
@@ -483,7 +503,7 @@ int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, O>& p,
     Scratch bbuf(size_t(round_up(nc, nr)) * kc * sizeof(T));
     if (!abuf.p || !bbuf.p) return kErrNoMemory;
     T* pa_all = static_cast<T*>(abuf.p);
-    T* pb = static_cast<T*>(bbuf.p);
+    T* pb_buf = static_cast<T*>(bbuf.p);
 
     for (int64_t jc = 0; jc < n; jc += nc) {
         const int64_t ncur = nc < n - jc ? nc : n - jc;
@@ -493,17 +513,21 @@ int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, O>& p,
             const bool acc = p.accumulate || pc > 0;
 
             // Pack the kc x nc panel of B, micro-panels shared out.
-            const O bsrc = p.b.off(pc * p.rs_b + jc * p.cs_b);
-            run(nt, npanels, ceil_div(npanels, 4 * nt),
-                [&](int64_t b0, int64_t e0) {
-                    const int64_t j0 = b0 * nr;
-                    const int64_t j1 = e0 * nr < ncur ? e0 * nr : ncur;
-                    bsrc.off(j0 * p.cs_b)
-                        .pack_b(ks, kcur, j1 - j0, p.rs_b, p.cs_b,
-                                pb + j0 * kcur);
-                });
+            const OB bsrc = p.b.off(pc * p.rs_b + jc * p.cs_b);
+            const T* pb = bsrc.panel(pc, kcur);
+            if (!pb) {
+                pb = pb_buf;
+                run(nt, npanels, ceil_div(npanels, 4 * nt),
+                    [&](int64_t b0, int64_t e0) {
+                        const int64_t j0 = b0 * nr;
+                        const int64_t j1 = e0 * nr < ncur ? e0 * nr : ncur;
+                        bsrc.off(j0 * p.cs_b)
+                            .pack_b(ks, kcur, j1 - j0, p.rs_b, p.cs_b,
+                                    pb_buf + j0 * kcur);
+                    });
+            }
 
-            const O asrc = p.a.off(pc * p.cs_a);
+            const OA asrc = p.a.off(pc * p.cs_a);
             T* cblk = p.c + jc * p.cs_c;
             if (split_jr) {
                 // One A block shared by all threads; split the jr loop.
@@ -840,9 +864,11 @@ int gemm_lowp_impl(DType round_to, LowpProblem p, int nt_max) {
 }
 
 // The GemmSrc an operand of dtype dt is read as in a product rounded to
-// round_to, or -1 when the pair is not supported.
+// round_to (kFloat32: not rounded), or -1 when the pair is not supported.
 int lowp_src(DType round_to, DType dt) {
-    if (round_to == kBFloat16) {
+    if (round_to == kFloat32) {
+        if (dt == kFloat32) return kSrcF32;
+    } else if (round_to == kBFloat16) {
         if (dt == kBFloat16) return kSrcBf16;
         if (dt == kFloat32) return kSrcF32Bf16;
     } else if (round_to == kFloat16) {
@@ -1044,6 +1070,78 @@ int dot_lowp(DType round_to, int64_t n, const void* x, DType x_dt,
     kk.src.widen[sy](1, n, y, 0, incy, ys);
     *out = float(kk.s.dot(n, xs, 1, ys, 1));
     return kOk;
+}
+
+namespace {
+
+// The kc the packed path uses for a depth of k with the current blocks.
+int64_t packed_kc(int64_t k) {
+    const Blocks bl = cache_blocks(kernels().s);
+    return k > 0 ? ceil_div(k, ceil_div(k, bl.kc)) : 1;
+}
+
+}  // namespace
+
+size_t gemm_prepacked_b_bytes(int64_t k, int64_t n) {
+    const int64_t nr = kernels().s.nr;
+    return size_t(k > 0 ? k : 1) * size_t(round_up(n > 0 ? n : 1, nr)) *
+           sizeof(float);
+}
+
+int gemm_prepack_b(DType round_to, int64_t k, int64_t n, const void* b,
+                   DType b_dt, int64_t rs_b, int64_t cs_b, float* dst,
+                   int64_t* kc_out) {
+    const int sb = lowp_src(round_to, b_dt);
+    if (sb < 0) return kErrDType;
+    const GemmKernels& kk = kernels();
+    const int64_t nr = kk.s.nr, npad = round_up(n, nr);
+    const int64_t kc = packed_kc(k);
+    *kc_out = kc;
+    const SrcOperand src{static_cast<const char*>(b), sb, &kk.src};
+    const int64_t npanels = ceil_div(n, nr);
+    const int nt = threads_for(2.0 * double(k) * double(n) * 16);
+    for (int64_t pc = 0; pc < k; pc += kc) {
+        const int64_t kcur = kc < k - pc ? kc : k - pc;
+        run(nt, npanels, ceil_div(npanels, 4 * nt),
+            [&](int64_t b0, int64_t e0) {
+                const int64_t j0 = b0 * nr;
+                const int64_t j1 = e0 * nr < n ? e0 * nr : n;
+                src.off(pc * rs_b + j0 * cs_b)
+                    .pack_b(kk.s, kcur, j1 - j0, rs_b, cs_b,
+                            dst + pc * npad + j0 * kcur);
+            });
+    }
+    return kOk;
+}
+
+int gemm_prepacked(DType round_to, int64_t m, int64_t n, int64_t k,
+                   const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+                   const float* packed_b, int64_t kc_packed, float* c,
+                   int64_t rs_c, int64_t cs_c, bool accumulate) {
+    const int sa = lowp_src(round_to, a_dt);
+    if (sa < 0) return kErrDType;
+    if (m == 0 || n == 0 || k == 0) return kPrepackedNotTaken;
+    const GemmKernels& kk = kernels();
+    const GemmKernelSet<float>& ks = kk.s;
+    // Only where gemm / gemm_lowp would take the packed path with this
+    // kc (the same decisions as gemm_float), so that the result is bitwise
+    // theirs; the caller multiplies the unpacked B otherwise.
+    if (use_bf16_engine(round_to, m)) return kPrepackedNotTaken;
+    if (cs_c != 1 || (n == 1 && m > 1)) return kPrepackedNotTaken;
+    const int path = tuning().path;
+    if (m == 1 && path == 0) return kPrepackedNotTaken;
+    const double mnk = double(m) * n * k;
+    const bool skinny = m <= 2 * ks.mr || k <= 32;
+    if (path == 1 || (path == 0 && (mnk <= kSmallMNK || skinny)))
+        return kPrepackedNotTaken;
+    if (packed_kc(k) != kc_packed) return kPrepackedNotTaken;
+    const int nt = threads_for(2.0 * m * n * k);
+    OpProblem<float, SrcOperand, PrepackedOperand> p{
+        m,    n,  k,     {static_cast<const char*>(a), sa, &kk.src},
+        rs_a, cs_a, {packed_b, round_up(n, ks.nr), 0},
+        0,    1,  c,     rs_c,
+        cs_c, accumulate};
+    return packed_path(ks, p, nt);
 }
 
 double fma_peak_gflops(double seconds) {
