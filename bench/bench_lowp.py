@@ -20,7 +20,6 @@ operand is converted in a separate pass; the float32 result is rounded to
 end gives each row's speed relative to fasttensor float32.
 """
 
-import sys
 import time
 
 import ml_dtypes
@@ -52,26 +51,28 @@ _results = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def ratio_report():
+def ratio_report(request):
     yield
     if not _results:
         return
-    out = sys.__stdout__
-    out.write("\n16-bit matmul: time(fasttensor-f32) / time(row), min of "
-              "rounds (above 1: the row is faster than fasttensor float32)"
-              "\n")
-    out.write(f"{'n':>6s} {'ft-f32 GFLOP/s':>15s} " +
-              " ".join(f"{r:>19s}" for r in ROWS if r != BASE) + "\n")
-    for n in SIZES:
-        r = _results.get(n, {})
-        if BASE not in r:
-            continue
-        t0 = r[BASE]
-        cols = [f"{t0 / r[k]:19.2f}" if k in r else f"{'-':>19s}"
-                for k in ROWS if k != BASE]
-        out.write(f"{n:6d} {2.0 * n ** 3 / t0 * 1e-9:15.1f} " +
-                  " ".join(cols) + "\n")
-    out.flush()
+    # Printed with output capture off, so that it shows without -s.
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled():
+        print("")
+        print("16-bit matmul: time(fasttensor-f32) / time(row), min of "
+              "rounds (above 1: the row is faster than fasttensor float32)")
+        others = [r for r in ROWS if r != BASE]
+        print(f"{'n':>6s} {'ft-f32 GFLOP/s':>15s} " +
+              " ".join(f"{r:>19s}" for r in others))
+        for n in SIZES:
+            r = _results.get(n, {})
+            if BASE not in r:
+                continue
+            t0 = r[BASE]
+            cols = [f"{t0 / r[k]:19.2f}" if k in r else f"{'-':>19s}"
+                    for k in others]
+            print(f"{n:6d} {2.0 * n ** 3 / t0 * 1e-9:15.1f} " +
+                  " ".join(cols))
 
 
 @pytest.mark.parametrize("row", ROWS)
