@@ -1,5 +1,6 @@
-"""bfloat16 matrix products side by side: fasttensor bfloat16, fasttensor
-float32, PyTorch bfloat16 and NumPy float32 (OpenBLAS).
+"""16-bit matrix products side by side: fasttensor bfloat16, float16 and
+float32 operands under ``ft.autocast`` (bfloat16), fasttensor float32,
+PyTorch bfloat16 and NumPy float32 (OpenBLAS).
 
 Run:  python -m pytest bench/bench_lowp.py --benchmark-only
 
@@ -11,13 +12,14 @@ each row, so the previous library's idle workers have stopped spinning
 (PERF_NOTES section 9).  Every result is checked against the float64
 product of the same rounded inputs, outside the timed call.
 
-fasttensor's bfloat16 product converts both operands to float32 and runs
-the float32 GEMM (this build has no AMX or AVX512-BF16 kernels, and this
-CPU has neither), so its row is expected to be somewhat slower than the
-float32 row: the ratio printed at the end says by how much.
+fasttensor's 16-bit products run the float32 GEMM on operands widened
+(or, under autocast, rounded and widened) while they are packed, so no
+operand is converted in a separate pass; the float32 result is rounded to
+16 bits once.  This build has no AMX or AVX512-BF16 kernels, so the
+16-bit rows are expected near the float32 row: the table printed at the
+end gives each row's speed relative to fasttensor float32.
 """
 
-import sys
 import time
 
 import ml_dtypes
@@ -41,31 +43,36 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 REST_S = 0.3
 THREADS = 2
 SIZES = [256, 2048]
-ROWS = ["fasttensor-bf16", "fasttensor-f32", "torch-bf16", "numpy-f32"]
+ROWS = ["fasttensor-bf16", "fasttensor-f16", "fasttensor-autocast",
+        "fasttensor-f32", "torch-bf16", "numpy-f32"]
+BASE = "fasttensor-f32"
 
 _results = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def ratio_report():
+def ratio_report(request):
     yield
     if not _results:
         return
-    out = sys.__stdout__
-    out.write("\nbf16 matmul: time(row) / time(fasttensor-bf16), min of "
-              "rounds (above 1: fasttensor bf16 is faster)\n")
-    out.write(f"{'n':>6s} {'ft-bf16 GFLOP/s':>16s} " +
-              " ".join(f"{r:>15s}" for r in ROWS[1:]) + "\n")
-    for n in SIZES:
-        r = _results.get(n, {})
-        if "fasttensor-bf16" not in r:
-            continue
-        t0 = r["fasttensor-bf16"]
-        cols = [f"{r[k] / t0:15.2f}" if k in r else f"{'-':>15s}"
-                for k in ROWS[1:]]
-        out.write(f"{n:6d} {2.0 * n ** 3 / t0 * 1e-9:16.1f} " +
-                  " ".join(cols) + "\n")
-    out.flush()
+    # Printed with output capture off, so that it shows without -s.
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled():
+        print("")
+        print("16-bit matmul: time(fasttensor-f32) / time(row), min of "
+              "rounds (above 1: the row is faster than fasttensor float32)")
+        others = [r for r in ROWS if r != BASE]
+        print(f"{'n':>6s} {'ft-f32 GFLOP/s':>15s} " +
+              " ".join(f"{r:>19s}" for r in others))
+        for n in SIZES:
+            r = _results.get(n, {})
+            if BASE not in r:
+                continue
+            t0 = r[BASE]
+            cols = [f"{t0 / r[k]:19.2f}" if k in r else f"{'-':>19s}"
+                    for k in others]
+            print(f"{n:6d} {2.0 * n ** 3 / t0 * 1e-9:15.1f} " +
+                  " ".join(cols))
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -79,10 +86,16 @@ def test_bf16_matmul(benchmark, n, row):
     b32 = rng.standard_normal((n, n)).astype(np.float32)
     a16, b16 = a32.astype(BF16), b32.astype(BF16)
     a, b = (a16, b16) if dt == "bf16" else (a32, b32)
+    if dt == "f16":
+        a, b = a32.astype(np.float16), b32.astype(np.float16)
     limiter = None
     if lib == "fasttensor":
         ft.set_num_threads(THREADS)
         x, y, fn = ft.asarray(a), ft.asarray(b), ft.matmul
+        if dt == "autocast":
+            def fn(p, q):
+                with ft.autocast(dtype=ft.bfloat16):
+                    return ft.matmul(p, q)
     elif lib == "torch":
         torch.set_num_threads(THREADS)
         x = torch.from_numpy(a16.astype(np.float32)).bfloat16()
@@ -93,7 +106,7 @@ def test_bf16_matmul(benchmark, n, row):
             limiter = threadpool_limits(limits=THREADS, user_api="blas")
         x, y, fn = a, b, np.matmul
 
-    benchmark.group = f"bf16 matmul n={n}"
+    benchmark.group = f"16-bit matmul n={n}"
     flops = 2.0 * n ** 3
     rounds = 30 if n <= 256 else 5
     iterations = 10 if n <= 256 else 1
@@ -113,14 +126,19 @@ def test_bf16_matmul(benchmark, n, row):
         got = result.float().numpy().astype(np.float64)
     else:
         got = np.asarray(result).astype(np.float64)
+    if dt == "autocast":
+        a, b = a16, b16
     ref = a.astype(np.float64) @ b.astype(np.float64)
     scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
-    tol = (1e-2 if dt == "bf16" else (n + 2) * 2.0 ** -23) * scale
+    tol = (1e-2 if dt != "f32" else (n + 2) * 2.0 ** -23) * scale
     assert (np.abs(got - ref) <= tol).all(), row
 
     tmin = benchmark.stats.stats.min
     benchmark.extra_info.update({
-        "library": lib, "dtype": "bfloat16" if dt == "bf16" else "float32",
+        "library": lib,
+        "dtype": {"bf16": "bfloat16", "f16": "float16",
+                  "autocast": "float32 (autocast bfloat16)"}.get(dt,
+                                                                 "float32"),
         "threads": THREADS, "gflops": flops / tmin * 1e-9,
         "isa": _C._active_isa(), "lowp_path": _C.LOWP_COMPUTE_PATH})
     _results.setdefault(n, {})[row] = tmin

@@ -18,6 +18,27 @@ cdef extern from "ops/gemm.h" namespace "ft":
     void _ft_gemm_blocks "ft::gemm_blocks"(DType dt, int64_t* out)
     void _ft_gemm_tune "ft::gemm_tune"(int64_t kc, int64_t mc, int64_t nc,
                                        int path)
+    int _ft_gemm_lowp_batched "ft::gemm_lowp_batched"(
+        DType round_to, int nbatch, const int64_t* batch_shape,
+        const int64_t* bsa, const int64_t* bsb, const int64_t* bsc,
+        int64_t m, int64_t n, int64_t k,
+        const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+        const void* b, DType b_dt, int64_t rs_b, int64_t cs_b,
+        float* c, int64_t rs_c, int64_t cs_c, bint accumulate) nogil
+    size_t _ft_gemm_prepacked_b_bytes "ft::gemm_prepacked_b_bytes"(
+        int64_t k, int64_t n) nogil
+    int _ft_gemm_prepack_b "ft::gemm_prepack_b"(
+        DType round_to, int64_t k, int64_t n, const void* b, DType b_dt,
+        int64_t rs_b, int64_t cs_b, float* dst, int64_t* kc_out) nogil
+    int _ft_gemm_prepacked "ft::gemm_prepacked"(
+        DType round_to, int64_t m, int64_t n, int64_t k, const void* a,
+        DType a_dt, int64_t rs_a, int64_t cs_a, const float* packed_b,
+        int64_t kc_packed, float* c, int64_t rs_c, int64_t cs_c,
+        bint accumulate) nogil
+    int _FT_PREPACKED_NOT_TAKEN "ft::kPrepackedNotTaken"
+    int _ft_dot_lowp "ft::dot_lowp"(
+        DType round_to, int64_t n, const void* x, DType x_dt, int64_t incx,
+        const void* y, DType y_dt, int64_t incy, float* out) nogil
 
 
 # Products below this many multiply-adds run with the GIL held: releasing
@@ -59,6 +80,20 @@ cdef Tensor _gemm_operand(Tensor t, int dt):
     return t
 
 
+cdef Tensor _prod_operand(Tensor t, int dt, int rt):
+    """Operand ``t`` of a product of dtype ``dt``; for a product rounded to
+    the 16-bit dtype ``rt`` (``rt >= 0``), float32 and ``rt`` operands stay
+    as they are (the GEMM packing step rounds and widens them) and others
+    are cast to ``rt``."""
+    if rt < 0:
+        return _gemm_operand(t, dt)
+    if t.dt != kFloat32 and t.dt != rt:
+        t = cast_to(t, rt)
+    if not _strides_in_elements(t):
+        t = copy_tensor(t)
+    return t
+
+
 cdef Tensor _work_buffer(Tensor final, object out, Tensor a, Tensor b):
     """The tensor the kernel writes: ``final`` itself, or a new one when
     ``out`` was given and shares memory with an operand (the result is
@@ -73,13 +108,23 @@ cdef _run_gemm(int dt, int nbatch, const int64_t* bshape, const int64_t* bsa,
                const int64_t* bsb, const int64_t* bsc, int64_t m, int64_t n,
                int64_t k, const char* pa, int64_t rs_a, int64_t cs_a,
                const char* pb, int64_t rs_b, int64_t cs_b, char* pc,
-               int64_t rs_c, int64_t cs_c, bint accumulate, str op):
+               int64_t rs_c, int64_t cs_c, bint accumulate, str op,
+               int rt=-1, int adt=0, int bdt=0):
+    """C = (C +) A @ B over the batch; with ``rt >= 0`` the reduced-
+    precision product: A and B of dtypes ``adt`` / ``bdt`` (float32 or
+    ``rt``) rounded to ``rt`` while packing, C float32."""
     cdef int status
     cdef int64_t count = 1
     cdef int i
     for i in range(nbatch):
         count *= bshape[i]
-    if count * m * n * (k if k > 0 else 1) >= _GEMM_NOGIL_MACS:
+    if rt >= 0:
+        with nogil:
+            status = _ft_gemm_lowp_batched(
+                <DType>rt, nbatch, bshape, bsa, bsb, bsc, m, n, k,
+                pa, <DType>adt, rs_a, cs_a, pb, <DType>bdt, rs_b, cs_b,
+                <float*>pc, rs_c, cs_c, accumulate)
+    elif count * m * n * (k if k > 0 else 1) >= _GEMM_NOGIL_MACS:
         with nogil:
             status = _ft_gemm_batched(
                 <DType>dt, nbatch, bshape, bsa, bsb, bsc, m, n, k,
@@ -143,7 +188,10 @@ def matmul(x1, x2, out=None):
     return _matmul(x1, x2, out, "matmul")
 
 
-cdef Tensor _matmul(object x1, object x2, object out, str op):
+cdef Tensor _matmul(object x1, object x2, object out, str op, int rt=-1):
+    """matmul; with ``rt >= 0`` (float16 or bfloat16) the product of the
+    operands rounded to ``rt``, as a float32 tensor (``out`` must be
+    None)."""
     cdef Tensor a = as_tensor(x1)
     cdef Tensor b = as_tensor(x2)
     if a.nd == 0 or b.nd == 0:
@@ -151,8 +199,9 @@ cdef Tensor _matmul(object x1, object x2, object out, str op):
             f"{op}: operand {0 if a.nd == 0 else 1} is 0-d (x1.shape="
             f"{a.shape}, x2.shape={b.shape}); matmul needs at least 1 "
             f"dimension, use multiply for scalars")
-    cdef int dt = result_dt(a, b)
-    _check_gemm_dtype(dt, op, a, b)
+    cdef int dt = kFloat32 if rt >= 0 else result_dt(a, b)
+    if rt < 0:
+        _check_gemm_dtype(dt, op, a, b)
 
     # Core dims, with 1-D promotion.
     cdef bint a1 = a.nd == 1
@@ -195,8 +244,8 @@ cdef Tensor _matmul(object x1, object x2, object out, str op):
         oshape[ond] = n
         ond += 1
 
-    a = _gemm_operand(a, dt)
-    b = _gemm_operand(b, dt)
+    a = _prod_operand(a, dt, rt)
+    b = _prod_operand(b, dt, rt)
     cdef Tensor final = prepare_out(out, ond, oshape, dt, op)
     cdef Tensor c = _work_buffer(final, out, a, b)
 
@@ -222,7 +271,8 @@ cdef Tensor _matmul(object x1, object x2, object out, str op):
         bsb[i] = _estride(b, ib) if ib >= 0 and b.shp[ib] != 1 else 0
         bsc[i] = _estride(c, i)
     _run_gemm(dt, nb, bshape, bsa, bsb, bsc, m, n, ka, a.data, rs_a, cs_a,
-              b.data, rs_b, cs_b, c.data, rs_c, cs_c, False, op)
+              b.data, rs_b, cs_b, c.data, rs_c, cs_c, False, op, rt, a.dt,
+              b.dt)
     if c is not final:
         copy_into(final, c)
     return final
@@ -290,10 +340,18 @@ def dot(a, b, out=None):
     >>> ft.dot(ft.ones((2, 3)), ft.ones((4, 3, 5))).shape
     (2, 4, 5)
     """
+    return _dot(a, b, out, -1)
+
+
+cdef object _dot(object a, object b, object out, int rt):
+    """dot; with ``rt >= 0`` (float16 or bfloat16) the product of the
+    operands rounded to ``rt``, as a float32 tensor (neither operand 0-d,
+    ``out`` None)."""
     cdef Tensor x = as_tensor(a)
     cdef Tensor y = as_tensor(b)
-    cdef int dt = result_dt(a, b)
-    _check_gemm_dtype(dt, "dot", x, y)
+    cdef int dt = kFloat32 if rt >= 0 else result_dt(a, b)
+    if rt < 0:
+        _check_gemm_dtype(dt, "dot", x, y)
     if x.nd == 0:
         return _scalar_product(y, x, dt, out, "dot")
     if y.nd == 0:
@@ -309,13 +367,18 @@ def dot(a, b, out=None):
     cdef Tensor final
     cdef Tensor c
     if x.nd == 1 and y.nd == 1:
-        x = _gemm_operand(x, dt)
-        y = _gemm_operand(y, dt)
+        x = _prod_operand(x, dt, rt)
+        y = _prod_operand(y, dt, rt)
         final = prepare_out(out, 0, NULL, dt, "dot")
         c = _work_buffer(final, out, x, y)
         incx = _estride(x, 0)
         incy = _estride(y, 0)
-        if kx >= 4096:
+        if rt >= 0:
+            with nogil:
+                status = _ft_dot_lowp(<DType>rt, kx, x.data, <DType>x.dt,
+                                      incx, y.data, <DType>y.dt, incy,
+                                      <float*>c.data)
+        elif kx >= 4096:
             with nogil:
                 status = _ft_dot(<DType>dt, kx, x.data, incx, y.data, incy,
                                  c.data)
@@ -327,12 +390,12 @@ def dot(a, b, out=None):
             copy_into(final, c)
         return final
     if x.nd <= 2 and y.nd <= 2 or y.nd == 1:
-        return _matmul(x, y, out, "dot")
+        return _matmul(x, y, out, "dot", rt)
 
     # N-D with M-D: out[i..., j..., n] = sum_k x[i..., k] * y[j..., k, n],
     # one product per batch index j of y, all sharing x as an M x K matrix.
-    x = ascontig(_gemm_operand(x, dt))
-    y = ascontig(_gemm_operand(y, dt))
+    x = ascontig(_prod_operand(x, dt, rt))
+    y = ascontig(_prod_operand(y, dt, rt))
     cdef int i
     cdef int64_t mrows = 1
     for i in range(x.nd - 1):
@@ -363,7 +426,8 @@ def dot(a, b, out=None):
     bsb[0] = kx * ncols
     bsc[0] = ncols
     _run_gemm(dt, 1, bshape, bsa, bsb, bsc, mrows, ncols, kx, x.data, kx, 1,
-              y.data, ncols, 1, cc.data, nb * ncols, 1, False, "dot")
+              y.data, ncols, 1, cc.data, nb * ncols, 1, False, "dot", rt,
+              x.dt, y.dt)
     if cc is not c:
         copy_into(c, cc)
     if c is not final:
@@ -407,6 +471,16 @@ def linear(x, weight, bias=None):
     >>> ft.linear(ft.ones((8, 3)), ft.ones((5, 3)), ft.zeros(5)).shape
     (8, 5)
     """
+    return _linear(x, weight, bias, -1)
+
+
+cdef Tensor _linear(object x, object weight, object bias, int rt,
+                    object packed=None):
+    """linear; with ``rt >= 0`` (float16 or bfloat16) the product of the
+    operands rounded to ``rt``, as a float32 tensor.  ``packed``: a
+    PackedLinearWeight of ``weight`` whose panels the product reads when
+    its rounding matches and the packed path would be taken (the result
+    is then bitwise the unpacked product's)."""
     cdef Tensor xt = as_tensor(x)
     cdef Tensor w = as_tensor(weight)
     cdef Tensor bt = None if bias is None else as_tensor(bias)
@@ -428,15 +502,17 @@ def linear(x, weight, bias=None):
         raise ValueError(
             f"linear: bias must have shape ({nout},), got bias.shape="
             f"{bt.shape} (weight.shape={w.shape})")
-    cdef int dt = result_dt(xt, w)
-    if bt is not None:
-        dt = promote(dt, bt.dt)
-    _check_gemm_dtype(dt, "linear", xt, w)
+    cdef int dt = kFloat32
+    if rt < 0:
+        dt = result_dt(xt, w)
+        if bt is not None:
+            dt = promote(dt, bt.dt)
+        _check_gemm_dtype(dt, "linear", xt, w)
 
     # x as an M x K matrix: its leading dims (those longer than 1) merged
     # when their strides allow, else a contiguous copy.
-    xt = _gemm_operand(xt, dt)
-    w = _gemm_operand(w, dt)
+    xt = _prod_operand(xt, dt, rt)
+    w = _prod_operand(w, dt, rt)
     cdef int i
     cdef int last = -1
     cdef bint mergeable = True
@@ -461,17 +537,36 @@ def linear(x, weight, bias=None):
     cdef Tensor one
     cdef bint acc = False
     if bt is not None:
-        bt = _gemm_operand(bt, dt)
+        bt = _prod_operand(bt, dt, rt)
         # Every row starts as the bias: C = 1 (M x 1, stride 0) @ bias.
         one = cast_to(as_tensor(np.ones((), dtype=dtype_of(dt))), dt)
         _run_gemm(dt, 0, NULL, NULL, NULL, NULL, mrows, nout, 1, one.data,
                   0, 0, bt.data, 0, _estride(bt, 0) if bt.nd == 1 else 0,
-                  c.data, nout, 1, False, "linear")
+                  c.data, nout, 1, False, "linear", rt, one.dt, bt.dt)
         acc = True
+    cdef int pst
+    cdef int64_t cs_x
+    cdef int prt = kFloat32 if rt < 0 else rt
+    cdef Tensor pbuf
+    cdef int64_t pkc
+    if (packed is not None and packed._round_to == prt and
+            (dt == kFloat32 or rt >= 0) and mrows > 0):
+        pbuf = packed._panels
+        pkc = packed._kc
+        cs_x = _estride(xt, xt.nd - 1)
+        with nogil:
+            pst = _ft_gemm_prepacked(
+                <DType>prt, mrows, nout, kin, xt.data, <DType>xt.dt, rs_x,
+                cs_x, <const float*>pbuf.data, pkc, <float*>c.data, nout, 1,
+                acc)
+        if pst != _FT_PREPACKED_NOT_TAKEN:
+            check_status(pst, "linear")
+            return c
     # B = weight.T read through the weight's strides.
     _run_gemm(dt, 0, NULL, NULL, NULL, NULL, mrows, nout, kin, xt.data, rs_x,
               _estride(xt, xt.nd - 1), w.data, _estride(w, 1),
-              _estride(w, 0), c.data, nout, 1, acc, "linear")
+              _estride(w, 0), c.data, nout, 1, acc, "linear", rt, xt.dt,
+              w.dt)
     return c
 
 

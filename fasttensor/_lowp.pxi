@@ -175,17 +175,24 @@ def _flush_denormal_enabled():
 # bound again below to thin wrappers that add the two reduced-precision
 # rules and then call those definitions:
 #
-#   * autocast: float32 (and 16-bit) operands are first rounded to the
-#     calling thread's autocast dtype;
-#   * 16-bit result dtype: the operands are rounded to it, widened to
-#     float32, multiplied by the float32 kernels (float32 accumulation, or
-#     float64 for dot's inner products) and the result is rounded back.
+#   * autocast: float32 (and 16-bit) operands count as the calling
+#     thread's autocast dtype;
+#   * 16-bit result dtype: the GEMM (src/ops/gemm.cpp, gemm_lowp) reads
+#     each operand in its own format, float16 / bfloat16, or float32
+#     rounded to the 16-bit dtype, while packing it into float32 panels,
+#     multiplies with the float32 kernels (float32 accumulation, or
+#     float64 for dot's inner products), and the float32 result is rounded
+#     once to the 16-bit dtype.  No operand is cast in a separate pass,
+#     except integer operands and a float16 operand of a bfloat16 product
+#     (or the reverse), which are cast to the 16-bit dtype first.
 #     Attention does the widening itself (_nn.pxi).
 #
-# Known shortcoming: this costs a conversion pass over each operand and
-# runs at float32 speed at best; there are no bfloat16 matrix kernels
-# (AMX tiles, AVX512-BF16 VDPBF16PS) and no prepacked-weight object yet,
-# and autocast does not fold its cast into the GEMM packing step.
+# Known shortcoming: the products run on the float32 kernels at float32
+# speed (a little better, from reading half the bytes); there are no
+# bfloat16 matrix kernels (AMX tiles, AVX512-BF16 VDPBF16PS) and no
+# prepacked-weight object yet, the float32 result is rounded to 16 bits in
+# a second pass, and a product with a 0-d operand (dot) still casts its
+# operands to float32 first.
 
 _linalg_matmul = matmul
 _linalg_dot = dot
@@ -213,16 +220,45 @@ cdef object _as_f32_via(object x, int dt):
     return cast_to(cast_to(as_tensor(x), dt), kFloat32)
 
 
+cdef dict _AC_PROXY = {}
+
+
+cdef object _autocast_proxy(object x, int ac):
+    """A stand-in for ``x`` in the result-dtype rule under autocast: a 0-d
+    tensor of dtype ``ac`` for a float32 or 16-bit float operand, ``x``
+    itself otherwise."""
+    if x is None or _weak_kind(x) >= 0:
+        return x
+    cdef Tensor t = as_tensor(x)
+    if t.dt == kFloat32 or dt_is_lowp(t.dt):
+        p = _AC_PROXY.get(ac)
+        if p is None:
+            p = cast_to(as_tensor(np.zeros((), dtype=np.float32)), ac)
+            _AC_PROXY[ac] = p
+        return p
+    return t
+
+
 cdef tuple _product_args(object a, object b, object bias):
-    """(result dtype code, a, b, bias) after autocast's casts."""
+    """(result dtype code, a, b, bias) after autocast.  Under autocast the
+    float32 and 16-bit float operands count as the autocast dtype; when
+    the result dtype is 16-bit they are left as they are (the product
+    rounds them while packing), otherwise they are cast to it."""
     cdef int ac = autocast_dt()
-    if ac >= 0:
+    cdef int dt
+    if ac < 0:
+        dt = result_dt(a, b)
+        if bias is not None:
+            dt = promote(dt, as_tensor(bias).dt)
+        return dt, a, b, bias
+    dt = result_dt(_autocast_proxy(a, ac), _autocast_proxy(b, ac))
+    if bias is not None:
+        dt = promote(dt, (<Tensor>as_tensor(
+            _autocast_proxy(bias, ac))).dt)
+    if not dt_is_lowp(dt):
         a = _autocast_operand(a, ac)
         b = _autocast_operand(b, ac)
         bias = _autocast_operand(bias, ac)
-    cdef int dt = result_dt(a, b)
-    if bias is not None:
-        dt = promote(dt, as_tensor(bias).dt)
     return dt, a, b, bias
 
 
@@ -255,7 +291,7 @@ def matmul(x1, x2, out=None):
     dt, x1, x2, _ = _product_args(x1, x2, None)
     if not dt_is_lowp(dt):
         return _linalg_matmul(x1, x2, out=out)
-    r = _linalg_matmul(_as_f32_via(x1, dt), _as_f32_via(x2, dt))
+    r = _matmul(x1, x2, None, "matmul", dt)
     return _lowp_finish(r, dt, out, "matmul")
 
 
@@ -263,16 +299,24 @@ def dot(a, b, out=None):
     dt, a, b, _ = _product_args(a, b, None)
     if not dt_is_lowp(dt):
         return _linalg_dot(a, b, out=out)
-    r = _linalg_dot(_as_f32_via(a, dt), _as_f32_via(b, dt))
+    if (<Tensor>as_tensor(a)).nd == 0 or (<Tensor>as_tensor(b)).nd == 0:
+        r = _linalg_dot(_as_f32_via(a, dt), _as_f32_via(b, dt))
+    else:
+        r = _dot(a, b, None, dt)
     return _lowp_finish(r, dt, out, "dot")
 
 
 def linear(x, weight, bias=None):
+    packed = None
+    if isinstance(weight, PackedLinearWeight):
+        packed = weight
+        weight = packed.weight
     dt, x, weight, bias = _product_args(x, weight, bias)
     if not dt_is_lowp(dt):
+        if packed is not None:
+            return _linear(x, weight, bias, -1, packed)
         return _linalg_linear(x, weight, bias)
-    r = _linalg_linear(_as_f32_via(x, dt), _as_f32_via(weight, dt),
-                       _as_f32_via(bias, dt))
+    r = _linear(x, weight, bias, dt, packed)
     return _lowp_finish(r, dt, None, "linear")
 
 
@@ -291,8 +335,132 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
         is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
 
 
+class PackedLinearWeight:
+    """A linear layer's weight packed once into the GEMM's float32 panels.
+
+    Made by :func:`fasttensor.nn.prepack_linear`; pass it as the weight of
+    :func:`fasttensor.nn.linear` (or ``fasttensor.linear``).  It behaves
+    exactly like its :attr:`weight`: same result dtype, same promotion and
+    autocast rules, bitwise the same values.  Products that would pack the
+    weight on every call (enough rows for the packed GEMM path) read the
+    panels instead; the others (one row, small or skinny products, a
+    rounding other than the one packed, or cache blocks changed since
+    packing) multiply :attr:`weight` itself.
+
+    Attributes
+    ----------
+    weight : Tensor, shape (out_features, in_features)
+        The weight, in :attr:`dtype`.
+    shape : tuple of int
+        ``(out_features, in_features)``.
+    dtype : numpy.dtype
+        float32, float16 or bfloat16.
+    nbytes : int
+        Bytes held by the panels (float32, ``in_features`` x
+        ``out_features`` rounded up to the register tile), in addition to
+        the weight.
+    """
+
+    def __init__(self, weight, dtype=None):
+        cdef Tensor w = as_tensor(weight)
+        if dtype is not None:
+            w = cast_to(w, dt_of(dtype))
+        if w.nd != 2:
+            raise ValueError(
+                f"prepack_linear: weight must be 2-D (out_features, "
+                f"in_features), got weight.shape={w.shape}")
+        if w.dt != kFloat32 and not dt_is_lowp(w.dt):
+            raise TypeError(
+                f"prepack_linear: weight dtype must be float32, float16 or "
+                f"bfloat16, got {w.dtype}")
+        if not _strides_in_elements(w):
+            w = copy_tensor(w)
+        cdef int64_t nout = w.shp[0]
+        cdef int64_t kin = w.shp[1]
+        cdef size_t nbytes = _ft_gemm_prepacked_b_bytes(kin, nout)
+        cdef int64_t count = <int64_t>(nbytes // 4)
+        cdef Tensor panels = new_tensor(1, &count, kFloat32)
+        cdef int64_t kc = 0
+        cdef int status
+        cdef int rt = w.dt
+        cdef int64_t rs_b = _estride(w, 1)
+        cdef int64_t cs_b = _estride(w, 0)
+        with nogil:
+            status = _ft_gemm_prepack_b(
+                <DType>rt, kin, nout, w.data, <DType>rt, rs_b, cs_b,
+                <float*>panels.data, &kc)
+        check_status(status, "prepack_linear")
+        self.weight = w
+        self._panels = panels
+        self._kc = kc
+        self._round_to = rt
+
+    @property
+    def shape(self):
+        return self.weight.shape
+
+    @property
+    def dtype(self):
+        return self.weight.dtype
+
+    @property
+    def nbytes(self):
+        return int((<Tensor>self._panels).shp[0]) * 4
+
+    def __repr__(self):
+        return (f"PackedLinearWeight(shape={self.shape}, dtype={self.dtype}, "
+                f"panel_bytes={self.nbytes})")
+
+
+def prepack_linear(weight, dtype=None):
+    """Pack a linear layer's weight once for repeated products.
+
+    Parameters
+    ----------
+    weight : array_like, shape (out_features, in_features)
+        float32, float16 or bfloat16 (after ``dtype``).
+    dtype : dtype, optional
+        Cast the weight to this dtype first (float32, float16 or bfloat16).
+
+    Returns
+    -------
+    PackedLinearWeight
+        Accepted as the weight by :func:`fasttensor.nn.linear`, with the
+        same results (bitwise) as the weight itself.
+
+    Raises
+    ------
+    ValueError
+        If ``weight`` is not 2-D.
+    TypeError
+        If the weight's dtype is not float32, float16 or bfloat16.
+
+    Examples
+    --------
+    >>> import fasttensor as ft
+    >>> w = ft.nn.prepack_linear(ft.ones((5, 3)), dtype=ft.bfloat16)
+    >>> w.shape, str(w.dtype)
+    ((5, 3), 'bfloat16')
+    >>> str(ft.nn.linear(ft.ones((64, 3)), w).dtype)
+    'bfloat16'
+    """
+    return PackedLinearWeight(weight, dtype)
+
+
 matmul.__doc__ = _with_lowp_note(_linalg_matmul.__doc__)
 dot.__doc__ = _with_lowp_note(_linalg_dot.__doc__)
 linear.__doc__ = _with_lowp_note(_linalg_linear.__doc__)
 scaled_dot_product_attention.__doc__ = _with_lowp_note(
     _nn_scaled_dot_product_attention.__doc__)
+
+
+def _matmul_f32(x1, x2, dtype):
+    """The float32 product matmul rounds to the 16-bit ``dtype``, before
+    that rounding: the operands are rounded to ``dtype`` while packing.
+    For tests, which compare it bitwise with the float32 product of
+    rounded operands."""
+    cdef int rt = dt_of(dtype)
+    if not dt_is_lowp(rt):
+        raise TypeError(f"_matmul_f32: dtype must be float16 or bfloat16, "
+                        f"got {dtype_of(rt)}")
+    return _matmul(x1, x2, None, "matmul", rt)

@@ -19,9 +19,11 @@ The attention step of a transformer block, fused (no L x L matrix):
 
 from . import _C
 from ._C import (
+    PackedLinearWeight,
     flatten,
     layer_norm,
     log_softmax,
+    prepack_linear,
     scaled_dot_product_attention,
     softmax,
 )
@@ -37,6 +39,8 @@ __all__ = [
     "silu",
     "tanh",
     "linear",
+    "prepack_linear",
+    "PackedLinearWeight",
     "flatten",
     "lstm_cell",
 ]
@@ -85,8 +89,9 @@ def linear(x, weight, bias=None):
     ----------
     x : array_like
         ``(*, in_features)``.
-    weight : array_like
-        ``(out_features, in_features)``.
+    weight : array_like or PackedLinearWeight
+        ``(out_features, in_features)``; a weight packed once by
+        :func:`prepack_linear` gives the same result without repacking.
     bias : array_like, optional
         ``(out_features,)``.
     """

@@ -722,3 +722,321 @@ def test_show_config_reports_lowp_path(capsys):
     assert "float32 compute via conversion" in out
     assert "flush denormal: off" in out
     assert cfg["lowp"] == "float32 compute via conversion"
+
+
+# ------------------------------------------- products read while packing
+#
+# The reduced-precision products read 16-bit operands (or float32 ones
+# rounded under autocast) in the GEMM's packing step.  Each result must be
+# bit for bit the float32 product of the rounded operands with the same
+# shapes and strides (fasttensor's float32 matmul makes the same blocking
+# and path decisions), and within the accuracy bound of tests/test_matmul.py
+# of a float64 NumPy product.
+
+GEMM_PATHS = {"auto": 0, "nopack": 1, "packed": 2, "packed_ic_jr": 3}
+
+
+@pytest.fixture
+def tune():
+    yield _C._gemm_tune
+    _C._gemm_tune(0, 0, 0, 0)
+
+
+def _layouts(rng, m, k, n, dtype):
+    """(name, A, B) with A and B each a triple (16-bit, its exact float32
+    copy, float32 values that round to it): the same views (transposed,
+    sliced, negative-stride, column-major) of three bases, so that every
+    product sees identical strides.  The third base is the second times
+    1 + eps/8, under half a 16-bit unit, so rounding it gives the second
+    back; rounding such values is the packing step's job."""
+    tiny = np.float32(EPS[dtype] / 8)
+
+    def base(shape):
+        h = reference_16(rng.uniform(-2, 2, shape), dtype)
+        h32 = h.astype(np.float32)
+        return h, h32, h32 * (np.float32(1) + tiny)
+
+    def view(t, f):
+        return tuple(f(x) for x in t)
+
+    a, b = base((m, k)), base((k, n))
+    at, bt = base((k, m)), base((n, k))
+    ba, bb = base((2 * m + 1, 3 * k + 2)), base((3 * k + 1, 2 * n + 3))
+    yield "contiguous", a, b
+    yield "transposed", view(at, lambda x: x.T), view(bt, lambda x: x.T)
+    yield ("sliced", view(ba, lambda x: x[1::2, 2::3][:m, :k]),
+           view(bb, lambda x: x[::3, 1::2][:k, :n]))
+    yield ("negative", view(a, lambda x: x[::-1, ::-1]),
+           view(b, lambda x: x[::-1]))
+    yield ("neg cols", view(a, lambda x: x[:, ::-1]),
+           view(b, lambda x: x[:, ::-1]))
+    yield ("mixed", view(ba, lambda x: x[::-2][:m, 1:k + 1]),
+           view(bt, lambda x: x.T[::-1]))
+
+
+def _f32_bound_ok(c32, a32, b32):
+    """|C - C_ref| <= (k + 2) * eps32 * (|A| @ |B|) for the float32 result
+    of the rounded operands (C_ref in float64)."""
+    a64 = np.asarray(a32, np.float64)
+    b64 = np.asarray(b32, np.float64)
+    ref = np.matmul(a64, b64)
+    k = a64.shape[-1]
+    bound = (k + 2) * np.finfo(np.float32).eps * np.matmul(np.abs(a64),
+                                                           np.abs(b64))
+    err = np.abs(np.asarray(c32, np.float64) - ref)
+    assert (err <= bound).all(), float((err - bound).max())
+    return ref
+
+
+def _check_packed_product(a, b, dtype, kind):
+    """One product for source kind `kind` ("16": 16-bit operands, "f32":
+    float32 operands under autocast, "mixed": 16-bit A, float32 B under
+    autocast): bitwise against the float32 product of the rounded operands,
+    then the float64 bounds."""
+    a16, a32, au = a
+    b16, b32, bu = b
+    want32 = np.asarray(ft.matmul(ft.asarray(a32), ft.asarray(b32)))
+    xa, xb = {"16": (a16, b16), "f32": (au, bu), "mixed": (a16, bu)}[kind]
+    xa, xb = ft.asarray(xa), ft.asarray(xb)
+    if kind == "16":
+        got = ft.matmul(xa, xb)
+        got32 = _C._matmul_f32(xa, xb, dtype)
+    else:
+        with ft.autocast(dtype=ft.bfloat16 if dtype == BF16 else ft.float16):
+            got = xa @ xb
+            got32 = _C._matmul_f32(xa, xb, dtype)
+    assert got.dtype == dtype and got32.dtype == np.float32
+    np.testing.assert_array_equal(f32_bits(got32), f32_bits(want32))
+    assert_same_16(got, reference_16(want32, dtype))
+    ref = _f32_bound_ok(got32, a32, b32)
+    _assert_product(got, ref, dtype, a32.shape[-1])
+
+
+@pytest.mark.parametrize("dtype", LOWP, ids=IDS)
+@pytest.mark.parametrize("path", list(GEMM_PATHS))
+def test_products_read_16bit_while_packing(isa, dtype, path, tune, rng):
+    info = _C._gemm_info(np.float32)
+    mr, nr = info["mr"], info["nr"]
+    # kc = 16, mc = 2 mr, nc = 2 nr: the sizes below cross every block.
+    tune(16, 2 * mr, 2 * nr, GEMM_PATHS[path])
+    sizes = [(1, 17, 1), (1, 33, nr + 1), (mr - 1 or 1, 15, 1),
+             (mr + 1, 16, nr - 1 or 1), (2 * mr + 1, 33, 2 * nr + 3),
+             (3 * mr + 2, 50, 4 * nr + 3)]
+    for m, k, n in sizes:
+        for name, a, b in _layouts(rng, m, k, n, dtype):
+            for kind in ("16", "f32", "mixed"):
+                try:
+                    _check_packed_product(a, b, dtype, kind)
+                except AssertionError as e:
+                    raise AssertionError(
+                        f"m={m} k={k} n={n} layout={name} kind={kind}: {e}")
+
+
+@pytest.mark.parametrize("dtype", LOWP, ids=IDS)
+@pytest.mark.parametrize("m,k,n", [(1, 700, 300), (1, 300, 1), (300, 600, 1),
+                                   (7, 500, 400), (200, 300, 260)])
+def test_products_read_16bit_default_blocks(isa, dtype, m, k, n, rng):
+    """Default blocks: GEMV row and dot forms (chunked k), the skinny
+    no-pack path and the packed path."""
+    for name, a, b in _layouts(rng, m, k, n, dtype):
+        if name not in ("contiguous", "transposed", "negative"):
+            continue
+        for kind in ("16", "mixed"):
+            _check_packed_product(a, b, dtype, kind)
+
+
+@pytest.mark.parametrize("dtype", LOWP, ids=IDS)
+def test_products_read_16bit_batched_dot_linear(isa, dtype, rng):
+    ac = ft.bfloat16 if dtype == BF16 else ft.float16
+    # Broadcast batches: (2, 1, m, k) @ (3, k, n).
+    a = _lowp_input(rng, (2, 1, 9, 40), dtype, -1, 1)
+    b = _lowp_input(rng, (3, 40, 20), dtype, -1, 1)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    want32 = np.asarray(ft.matmul(ft.asarray(a32), ft.asarray(b32)))
+    got = ft.matmul(ft.asarray(a), ft.asarray(b))
+    assert got.shape == (2, 3, 9, 20)
+    assert_same_16(got, reference_16(want32, dtype))
+    with ft.autocast(dtype=ac):
+        np.testing.assert_array_equal(
+            f32_bits(_C._matmul_f32(ft.asarray(a32), ft.asarray(b), dtype)),
+            f32_bits(want32))
+    _assert_product(got, a.astype(np.float64) @ b.astype(np.float64), dtype,
+                    40)
+    # dot: 1-D (contiguous: bitwise; strided: bounds), 2-D, N-D with M-D.
+    v = _lowp_input(rng, (2001,), dtype, -1, 1)
+    w = _lowp_input(rng, (4002,), dtype, -1, 1)
+    d = ft.dot(ft.asarray(v), ft.asarray(w[:2001]))
+    want = ft.dot(ft.asarray(v.astype(np.float32)),
+                  ft.asarray(w[:2001].astype(np.float32)))
+    assert_same_16(d, reference_16(np.asarray(want), dtype))
+    d = ft.dot(ft.asarray(v[::-1]), ft.asarray(w[::2]))
+    _assert_product(d, np.dot(v[::-1].astype(np.float64),
+                              w[::2].astype(np.float64)), dtype, 2001)
+    x3 = _lowp_input(rng, (2, 3, 40), dtype, -1, 1)
+    got = ft.dot(ft.asarray(x3), ft.asarray(b))
+    want32 = np.asarray(ft.dot(ft.asarray(x3.astype(np.float32)),
+                               ft.asarray(b32)))
+    assert got.shape == (2, 3, 3, 20)
+    assert_same_16(got, reference_16(want32, dtype))
+    # linear with bias, 16-bit and float32 under autocast.
+    x = _lowp_input(rng, (4, 5, 40), dtype, -1, 1)
+    wt = _lowp_input(rng, (30, 40), dtype, -1, 1)
+    bias = _lowp_input(rng, (30,), dtype, -1, 1)
+    want32 = np.asarray(ft.linear(ft.asarray(x.astype(np.float32)),
+                                  ft.asarray(wt.astype(np.float32)),
+                                  ft.asarray(bias.astype(np.float32))))
+    got = ft.linear(ft.asarray(x), ft.asarray(wt), ft.asarray(bias))
+    assert_same_16(got, reference_16(want32, dtype))
+    _assert_product(got, x.astype(np.float64) @ wt.astype(np.float64).T
+                    + bias.astype(np.float64), dtype, 40)
+    with ft.autocast(dtype=ac):
+        got = ft.nn.linear(ft.asarray(x.astype(np.float32)), ft.asarray(wt),
+                           ft.asarray(bias.astype(np.float32)))
+    assert_same_16(got, reference_16(want32, dtype))
+    # decode-style linear: one row against a (out, in) weight.
+    got = ft.linear(ft.asarray(x[0, :1]), ft.asarray(wt))
+    want32 = np.asarray(ft.linear(ft.asarray(x[0, :1].astype(np.float32)),
+                                  ft.asarray(wt.astype(np.float32))))
+    assert_same_16(got, reference_16(want32, dtype))
+    # out= and errors keep their meaning.
+    out = ft.empty((9, 20), dtype=ac)
+    r = ft.matmul(ft.asarray(a[0, 0]), ft.asarray(b[0]), out=out)
+    assert r is out
+    with pytest.raises(ValueError, match=r"matmul: inner dimensions differ"):
+        ft.asarray(a) @ ft.asarray(a)
+    with ft.autocast(dtype=ac), pytest.raises(ValueError, match="matmul"):
+        ft.asarray(a32) @ ft.asarray(a32)
+    with pytest.raises(ValueError, match="linear: bias must have shape"):
+        ft.linear(ft.asarray(x), ft.asarray(wt), ft.asarray(bias[:3]))
+    with pytest.raises(TypeError, match="_matmul_f32"):
+        _C._matmul_f32(ft.asarray(a32), ft.asarray(b32), np.float32)
+
+
+@pytest.mark.parametrize("dtype", LOWP, ids=IDS)
+def test_autocast_rounds_specials_while_packing(isa, dtype):
+    """NaN, inf, overflow to inf (float16) and ties round as the cast."""
+    ac = ft.bfloat16 if dtype == BF16 else ft.float16
+    a = np.array([[1.0, np.nan, 0.0], [1e5, 1.0 + 2.0 ** -8, -3e38],
+                  [np.inf, -1.0, 2.0 ** -20]], np.float32)
+    b = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 1.0 + 2.0 ** -11]],
+                 np.float32)
+    ra = reference_16(a, dtype).astype(np.float32)
+    rb = reference_16(b, dtype).astype(np.float32)
+    want = np.asarray(ft.matmul(ft.asarray(ra), ft.asarray(rb)))
+    with ft.autocast(dtype=ac):
+        got = ft.asarray(a) @ ft.asarray(b)
+        got32 = _C._matmul_f32(ft.asarray(a), ft.asarray(b), dtype)
+    assert_same_16(got, reference_16(want, dtype))
+    g, w = np.asarray(got32), want
+    np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+    np.testing.assert_array_equal(g[~np.isnan(g)], w[~np.isnan(w)])
+
+
+@pytest.mark.parametrize("dtype", LOWP, ids=IDS)
+def test_products_read_16bit_same_across_threads(dtype, threads, rng):
+    a = _lowp_input(rng, (300, 500), dtype, -1, 1)
+    b = _lowp_input(rng, (500, 600), dtype, -1, 1)
+    x = _lowp_input(rng, (1, 500), dtype, -1, 1)
+    results = []
+    for nt in (1, 2, 3):
+        ft.set_num_threads(nt)
+        results.append((bits(ft.asarray(a) @ ft.asarray(b)),
+                        bits(ft.asarray(x) @ ft.asarray(b)),
+                        bits(ft.asarray(x) @ ft.asarray(b.T.copy()).T)))
+    for r in results[1:]:
+        for got, want in zip(r, results[0]):
+            np.testing.assert_array_equal(got, want)
+
+
+# ------------------------------------------------------ prepacked weights
+
+
+def _same_result(got, want):
+    g, w = np.asarray(got), np.asarray(want)
+    assert g.dtype == w.dtype and g.shape == w.shape
+    if g.dtype == np.float32:
+        np.testing.assert_array_equal(f32_bits(g), f32_bits(w))
+    else:
+        assert_same_16(g, w)
+
+
+@pytest.mark.parametrize("wdtype", [np.dtype(np.float32)] + LOWP,
+                         ids=["float32"] + IDS)
+@pytest.mark.parametrize("path", ["packed", "auto"])
+def test_prepacked_linear_matches_unpacked(isa, wdtype, path, tune, rng):
+    info = _C._gemm_info(np.float32)
+    if path == "packed":
+        # Small blocks and the packed path: every product reads the
+        # panels, across kc, mc and nc edges.
+        tune(16, 2 * info["mr"], 2 * info["nr"], GEMM_PATHS["packed"])
+        shapes = [(1, 33, 20), (7, 40, 2 * info["nr"] + 3),
+                  (2 * info["mr"] + 1, 50, 4 * info["nr"] + 1)]
+    else:
+        # Default blocks: the panels are read by the large product only;
+        # GEMV and small products multiply the weight itself.
+        shapes = [(1, 300, 200), (20, 64, 48), (256, 520, 384)]
+    for m, kin, nout in shapes:
+        w = reference_16(rng.uniform(-1, 1, (nout, kin)), wdtype)
+        x = reference_16(rng.uniform(-1, 1, (m, kin)), wdtype)
+        bias = reference_16(rng.uniform(-1, 1, (nout,)), wdtype)
+        wt = ft.asarray(w)
+        wp = ft.nn.prepack_linear(wt)
+        assert wp.shape == (nout, kin) and wp.dtype == wdtype
+        assert "PackedLinearWeight(shape=" in repr(wp)
+        for xx in (ft.asarray(x), ft.asarray(np.asfortranarray(x)),
+                   ft.asarray(x.reshape(1, m, kin))):
+            for b in (None, ft.asarray(bias)):
+                _same_result(ft.nn.linear(xx, wp, b), ft.nn.linear(xx, wt, b))
+        # Transposed weight storage: bitwise the unpacked product with the
+        # same storage.
+        wp2 = ft.nn.prepack_linear(ft.asarray(np.ascontiguousarray(w.T)).T)
+        _same_result(ft.nn.linear(ft.asarray(x), wp2),
+                     ft.nn.linear(ft.asarray(x), wp2.weight))
+        ref = x.astype(np.float64) @ w.astype(np.float64).T
+        got = ft.nn.linear(ft.asarray(x), wp)
+        if wdtype == np.float32:
+            _f32_bound_ok(got, x.astype(np.float32),
+                          w.astype(np.float32).T)
+        else:
+            _assert_product(got, ref, wdtype, kin)
+        # The panels are what a taken product reads: zeroing them changes
+        # exactly the products that read them.
+        taken = path == "packed" or m == 256
+        np.asarray(wp._panels)[:] = 0
+        z = np.asarray(ft.nn.linear(ft.asarray(x), wp)).astype(np.float64)
+        if taken:
+            assert (z == 0).all()
+        else:
+            _same_result(ft.nn.linear(ft.asarray(x), wp),
+                         ft.nn.linear(ft.asarray(x), wt))
+
+
+def test_prepacked_linear_autocast_cast_and_errors(rng, tune):
+    w32 = rng.uniform(-1, 1, (300, 400)).astype(np.float32)
+    x32 = rng.uniform(-1, 1, (256, 400)).astype(np.float32)
+    b32 = rng.uniform(-1, 1, (300,)).astype(np.float32)
+    x, bias = ft.asarray(x32), ft.asarray(b32)
+    # dtype= casts at packing time: the same as the cast weight.
+    wp = ft.nn.prepack_linear(w32, dtype=ft.bfloat16)
+    assert wp.dtype == BF16
+    wb = ft.asarray(w32.astype(BF16))
+    _same_result(ft.nn.linear(x, wp, bias), ft.nn.linear(x, wb, bias))
+    with ft.autocast(dtype=ft.bfloat16):
+        # float32 activations rounded while packing, bfloat16 panels.
+        got = ft.nn.linear(x, wp, bias)
+        assert got.dtype == BF16
+        _same_result(got, ft.nn.linear(x, wb, bias))
+        # float32 panels under autocast: the weight itself is multiplied.
+        wf = ft.nn.prepack_linear(w32)
+        _same_result(ft.nn.linear(x, wf, bias),
+                     ft.nn.linear(x, ft.asarray(w32), bias))
+    # Blocks changed after packing: still the unpacked result.
+    wf = ft.nn.prepack_linear(w32)
+    tune(48, 0, 0, 0)
+    _same_result(ft.nn.linear(x, wf), ft.nn.linear(x, ft.asarray(w32)))
+    with pytest.raises(ValueError, match="prepack_linear: weight must be 2-D"):
+        ft.nn.prepack_linear(ft.ones((3,)))
+    with pytest.raises(TypeError, match="prepack_linear: weight dtype"):
+        ft.nn.prepack_linear(np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"linear: x.shape\[-1\]"):
+        ft.nn.linear(ft.ones((2, 5)), wf)

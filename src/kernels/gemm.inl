@@ -12,6 +12,14 @@
 //   Partial micro-panels (mc % MR, nc % NR) are zero-padded, so the vector
 //   kernel computes every tile, edge tiles included; the padded rows and
 //   columns only ever reach lanes that are never written back.
+//   The float32 set also packs from 16-bit sources (GemmSrc: bfloat16,
+//   float16, float32 rounded to either, nearest even): the panels hold the
+//   exact float32 values of the (rounded) elements, so a reduced-precision
+//   product costs the float32 one plus half the operand bytes read, and
+//   its result is bitwise the float32 product of the rounded operands.
+//   The conversion is vectorised (F16C, 16-bit shifts, integer rounding)
+//   wherever the float32 packer loads whole vectors; strided gathers
+//   convert element by element with core/half.h.
 //
 // Register budget of the MR x NR micro-kernel (row-preferring: C rows are
 // vectors): MR * NV accumulators + NV B vectors + 1 broadcast.
@@ -34,6 +42,9 @@
 // thread happens to compute, so results are bitwise identical whatever the
 // number of threads.  dot accumulates float32 inputs in float64.
 
+#include <type_traits>
+
+#include "core/half.h"
 #include "core/simd.h"
 #include "kernels/gemm_kernels.h"
 
@@ -55,6 +66,146 @@ FT_INLINE V<T> madd(V<T> a, V<T> b, V<T> c) {
 }
 
 FT_INLINE int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// ------------------------------------------------------- operand sources
+//
+// The packing routines, the GEMV kernels and widen() read their operand
+// through a source S: S::E is the stored element, S::load / load_partial
+// return one V<T> of values, S::get one value.  SrcPlain reads T as it is;
+// the four 16-bit sources (float32 kernel set only) give the float32 value
+// of a bfloat16 or float16 element, or of a float32 element rounded to
+// bfloat16 / float16 (nearest even, NaN kept and quieted), so that a
+// product on them is bit for bit the float32 product of the rounded
+// operands.  Vector and scalar code give the same bits (core/half.h is the
+// reference, as in kernels/convert.inl).
+template <class T>
+struct SrcPlain {
+    using E = T;
+    static FT_INLINE V<T> load(const E* p) { return V<T>::load(p); }
+    static FT_INLINE V<T> load_partial(const E* p, int64_t n) {
+        return V<T>::load_partial(p, n);
+    }
+    static FT_INLINE T get(const E* p) { return *p; }
+};
+
+#if defined(FT_ISA_AVX512)
+FT_INLINE __m512 src_bf16_widen(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+FT_INLINE __m512 src_f16_widen(__m256i h) { return _mm512_cvtph_ps(h); }
+// Round to bfloat16 and widen back: the rounded value is the float32 with
+// the low 16 bits cleared.
+FT_INLINE __m512 src_bf16_round(__m512 v) {
+    const __m512i x = _mm512_castps_si512(v);
+    const __m512i lsb =
+        _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(
+        x, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    const __m512i ax = _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff));
+    const __mmask16 nan =
+        _mm512_cmpgt_epi32_mask(ax, _mm512_set1_epi32(0x7f800000));
+    r = _mm512_mask_or_epi32(r, nan, x, _mm512_set1_epi32(0x00400000));
+    return _mm512_castsi512_ps(
+        _mm512_and_si512(r, _mm512_set1_epi32(int(0xffff0000u))));
+}
+FT_INLINE __m512 src_f16_round(__m512 v) {
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(
+        v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+FT_INLINE __m256i src_load16(const uint16_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+#elif defined(FT_ISA_AVX2)
+FT_INLINE __m256 src_bf16_widen(__m128i h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+FT_INLINE __m256 src_f16_widen(__m128i h) { return _mm256_cvtph_ps(h); }
+FT_INLINE __m256 src_bf16_round(__m256 v) {
+    const __m256i x = _mm256_castps_si256(v);
+    const __m256i lsb =
+        _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(
+        x, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    // NaN lanes: |x| > inf as signed integers (both sides non-negative).
+    const __m256i ax = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+    const __m256i nan = _mm256_cmpgt_epi32(ax, _mm256_set1_epi32(0x7f800000));
+    const __m256i quiet = _mm256_or_si256(x, _mm256_set1_epi32(0x00400000));
+    r = _mm256_blendv_epi8(r, quiet, nan);
+    return _mm256_castsi256_ps(
+        _mm256_and_si256(r, _mm256_set1_epi32(int(0xffff0000u))));
+}
+FT_INLINE __m256 src_f16_round(__m256 v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(
+        v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+FT_INLINE __m128i src_load16(const uint16_t* p) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+#endif
+
+FT_INLINE float src_bf16_scalar(uint16_t h) { return bf16_to_f32(h); }
+FT_INLINE float src_f16_scalar(uint16_t h) { return f16_to_f32(h); }
+FT_INLINE float src_f32_bf16_scalar(float x) {
+    return bf16_to_f32(bf16_from_f32(x));
+}
+FT_INLINE float src_f32_f16_scalar(float x) {
+    return f16_to_f32(f16_from_f32(x));
+}
+
+// 16-bit sources: a partial vector goes through a zeroed buffer (edges
+// only), so no load reads past the n elements.
+#if defined(FT_ISA_SCALAR)
+#define FT_SRC16(NAME, WIDEN, SCALAR)                                     \
+    struct NAME {                                                         \
+        using E = uint16_t;                                               \
+        static FT_INLINE V<float> load(const E* p) { return {SCALAR(*p)}; } \
+        static FT_INLINE V<float> load_partial(const E* p, int64_t n) {   \
+            return {n > 0 ? SCALAR(*p) : 0.0f};                           \
+        }                                                                 \
+        static FT_INLINE float get(const E* p) { return SCALAR(*p); }     \
+    };
+#define FT_SRC32(NAME, ROUND, SCALAR)                                     \
+    struct NAME {                                                         \
+        using E = float;                                                  \
+        static FT_INLINE V<float> load(const E* p) { return {SCALAR(*p)}; } \
+        static FT_INLINE V<float> load_partial(const E* p, int64_t n) {   \
+            return {n > 0 ? SCALAR(*p) : 0.0f};                           \
+        }                                                                 \
+        static FT_INLINE float get(const E* p) { return SCALAR(*p); }     \
+    };
+#else
+#define FT_SRC16(NAME, WIDEN, SCALAR)                                     \
+    struct NAME {                                                         \
+        using E = uint16_t;                                               \
+        static FT_INLINE V<float> load(const E* p) {                      \
+            return {WIDEN(src_load16(p))};                                \
+        }                                                                 \
+        static FT_INLINE V<float> load_partial(const E* p, int64_t n) {   \
+            alignas(64) uint16_t t[V<float>::N] = {};                     \
+            for (int64_t i = 0; i < n && i < V<float>::N; ++i) t[i] = p[i]; \
+            return {WIDEN(src_load16(t))};                                \
+        }                                                                 \
+        static FT_INLINE float get(const E* p) { return SCALAR(*p); }     \
+    };
+#define FT_SRC32(NAME, ROUND, SCALAR)                                     \
+    struct NAME {                                                         \
+        using E = float;                                                  \
+        static FT_INLINE V<float> load(const E* p) {                      \
+            return {ROUND(V<float>::load(p).r)};                          \
+        }                                                                 \
+        static FT_INLINE V<float> load_partial(const E* p, int64_t n) {   \
+            return {ROUND(V<float>::load_partial(p, n).r)};               \
+        }                                                                 \
+        static FT_INLINE float get(const E* p) { return SCALAR(*p); }     \
+    };
+#endif
+
+FT_SRC16(SrcBf16, src_bf16_widen, src_bf16_scalar)
+FT_SRC16(SrcF16, src_f16_widen, src_f16_scalar)
+FT_SRC32(SrcF32Bf16, src_bf16_round, src_f32_bf16_scalar)
+FT_SRC32(SrcF32F16, src_f16_round, src_f32_f16_scalar)
+#undef FT_SRC16
+#undef FT_SRC32
 
 // Write the MR x NV accumulator tile to C (m_valid rows, n_valid columns).
 template <class T, int MR, int NV>
@@ -167,13 +318,40 @@ void macro(int64_t mc, int64_t nc, int64_t kc, const T* pa, const T* pb,
     }
 }
 
+// R streams (rows of A, or columns of B) contiguous along k, interleaved
+// k-major into dst (the R values of one k adjacent).  For a converting
+// source, L values of each stream are converted by one vector load into a
+// small tile and then interleaved, so that the conversion is vectorised on
+// every ISA; a plain source returns 0 (its callers have their own loops).
+// Returns how many k were packed.
+template <class T, class S, int R>
+FT_INLINE int64_t pack_streams_converted(const typename S::E* const* r,
+                                         int64_t kc, T* dst) {
+    if constexpr (std::is_same<S, SrcPlain<T>>::value) {
+        (void)r, (void)kc, (void)dst;
+        return 0;
+    } else {
+        constexpr int L = V<T>::N;
+        alignas(64) T tile[R][L];
+        int64_t p = 0;
+        for (; p + L <= kc; p += L) {
+#pragma GCC unroll 4
+            for (int i = 0; i < R; ++i) S::load(r[i] + p).store(tile[i]);
+            for (int q = 0; q < L; ++q)
+#pragma GCC unroll 16
+                for (int i = 0; i < R; ++i) dst[(p + q) * R + i] = tile[i][q];
+        }
+        return p;
+    }
+}
+
 // Rows of A contiguous along k: pack as many k as a vector transpose
 // allows and return how far it got (the caller packs the rest).  The
 // generic version does none.
-template <class T, int MR>
-FT_INLINE int64_t pack_a_rows_simd(const T* const* r, int64_t kc, T* dst) {
-    (void)r, (void)kc, (void)dst;
-    return 0;
+template <class T, class S, int MR>
+FT_INLINE int64_t pack_a_rows_simd(const typename S::E* const* r,
+                                   int64_t kc, T* dst) {
+    return pack_streams_converted<T, S, MR>(r, kc, dst);
 }
 
 #if defined(FT_ISA_AVX2)
@@ -181,19 +359,19 @@ FT_INLINE int64_t pack_a_rows_simd(const T* const* r, int64_t kc, T* dst) {
 // eight overlapping 8-lane stores of 6 useful lanes each (stores in
 // increasing address order, each overwriting the previous one's two spare
 // lanes; the last is masked so nothing is written past the 48 values).
-template <>
-FT_INLINE int64_t pack_a_rows_simd<float, 6>(const float* const* r,
-                                             int64_t kc, float* dst) {
+template <class S>
+FT_INLINE int64_t pack_a_rows_simd6(const typename S::E* const* r,
+                                    int64_t kc, float* dst) {
     const __m256i last6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     const __m256 z = _mm256_setzero_ps();
     int64_t p = 0;
     for (; p + 8 <= kc; p += 8, dst += 48) {
-        const __m256 r0 = _mm256_loadu_ps(r[0] + p);
-        const __m256 r1 = _mm256_loadu_ps(r[1] + p);
-        const __m256 r2 = _mm256_loadu_ps(r[2] + p);
-        const __m256 r3 = _mm256_loadu_ps(r[3] + p);
-        const __m256 r4 = _mm256_loadu_ps(r[4] + p);
-        const __m256 r5 = _mm256_loadu_ps(r[5] + p);
+        const __m256 r0 = S::load(r[0] + p).r;
+        const __m256 r1 = S::load(r[1] + p).r;
+        const __m256 r2 = S::load(r[2] + p).r;
+        const __m256 r3 = S::load(r[3] + p).r;
+        const __m256 r4 = S::load(r[4] + p).r;
+        const __m256 r5 = S::load(r[5] + p).r;
         const __m256 a0 = _mm256_unpacklo_ps(r0, r1);
         const __m256 a1 = _mm256_unpackhi_ps(r0, r1);
         const __m256 a2 = _mm256_unpacklo_ps(r2, r3);
@@ -222,73 +400,86 @@ FT_INLINE int64_t pack_a_rows_simd<float, 6>(const float* const* r,
 }
 #endif
 
-template <class T, int MR>
-void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs_a, int64_t cs_a,
-            T* dst) {
+template <class T, class S, int MR>
+void pack_a(int64_t mc, int64_t kc, const typename S::E* a, int64_t rs_a,
+            int64_t cs_a, T* dst) {
+    using E = typename S::E;
     for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
         const int64_t mr = min64(MR, mc - i0);
-        const T* ai = a + i0 * rs_a;
+        const E* ai = a + i0 * rs_a;
         if (mr == MR && cs_a == 1) {
             // Rows contiguous along k: MR read streams, one write stream.
-            const T* r[MR];
+            const E* r[MR];
             for (int i = 0; i < MR; ++i) r[i] = ai + i * rs_a;
-            const int64_t p0 = pack_a_rows_simd<T, MR>(r, kc, dst);
+            int64_t p0;
+#if defined(FT_ISA_AVX2)
+            if constexpr (std::is_same<T, float>::value && MR == 6)
+                p0 = pack_a_rows_simd6<S>(r, kc, dst);
+            else
+#endif
+                p0 = pack_a_rows_simd<T, S, MR>(r, kc, dst);
             for (int64_t p = p0; p < kc; ++p)
 #pragma GCC unroll 16
-                for (int i = 0; i < MR; ++i) dst[p * MR + i] = r[i][p];
+                for (int i = 0; i < MR; ++i)
+                    dst[p * MR + i] = S::get(r[i] + p);
         } else if (mr == MR && rs_a == 1) {
             // Columns contiguous: each k is one contiguous run of MR.
             for (int64_t p = 0; p < kc; ++p)
 #pragma GCC unroll 16
-                for (int i = 0; i < MR; ++i) dst[p * MR + i] = ai[p * cs_a + i];
+                for (int i = 0; i < MR; ++i)
+                    dst[p * MR + i] = S::get(ai + p * cs_a + i);
         } else {
             for (int64_t p = 0; p < kc; ++p)
                 for (int i = 0; i < MR; ++i)
                     dst[p * MR + i] =
-                        i < mr ? ai[i * rs_a + p * cs_a] : T(0);
+                        i < mr ? S::get(ai + i * rs_a + p * cs_a) : T(0);
         }
     }
 }
 
-template <class T, int NV>
-void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs_b, int64_t cs_b,
-            T* dst) {
+template <class T, class S, int NV>
+void pack_b(int64_t kc, int64_t nc, const typename S::E* b, int64_t rs_b,
+            int64_t cs_b, T* dst) {
+    using E = typename S::E;
     constexpr int L = V<T>::N;
     constexpr int NR = NV * L;
     for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
         const int64_t nr = min64(NR, nc - j0);
-        const T* bj = b + j0 * cs_b;
+        const E* bj = b + j0 * cs_b;
         if (cs_b == 1 && nr == NR) {
             for (int64_t p = 0; p < kc; ++p) {
-                const T* src = bj + p * rs_b;
+                const E* src = bj + p * rs_b;
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v)
-                    V<T>::load(src + v * L).store(dst + p * NR + v * L);
+                    S::load(src + v * L).store(dst + p * NR + v * L);
             }
         } else if (cs_b == 1) {
             for (int64_t p = 0; p < kc; ++p) {
-                const T* src = bj + p * rs_b;
+                const E* src = bj + p * rs_b;
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v) {
                     const int64_t nn = nr - v * L;
-                    V<T> x = nn >= L   ? V<T>::load(src + v * L)
-                             : nn > 0 ? V<T>::load_partial(src + v * L, nn)
+                    V<T> x = nn >= L   ? S::load(src + v * L)
+                             : nn > 0 ? S::load_partial(src + v * L, nn)
                                       : V<T>::zero();
                     x.store(dst + p * NR + v * L);
                 }
             }
         } else if (nr == NR && rs_b == 1) {
             // Transposed B (columns contiguous along k): NR read streams.
-            const T* col[NR];
+            const E* col[NR];
             for (int j = 0; j < NR; ++j) col[j] = bj + j * cs_b;
-            for (int64_t p = 0; p < kc; ++p)
+            const int64_t p0 =
+                pack_streams_converted<T, S, NR>(col, kc, dst);
+            for (int64_t p = p0; p < kc; ++p)
 #pragma GCC unroll 16
-                for (int j = 0; j < NR; ++j) dst[p * NR + j] = col[j][p];
+                for (int j = 0; j < NR; ++j)
+                    dst[p * NR + j] = S::get(col[j] + p);
         } else {
             for (int64_t p = 0; p < kc; ++p)
                 for (int j = 0; j < NR; ++j)
                     dst[p * NR + j] =
-                        j < nr ? bj[p * rs_b + j * cs_b] : T(0);
+                        j < nr ? S::get(bj + p * rs_b + j * cs_b) : T(0);
         }
     }
 }
@@ -383,9 +574,11 @@ void small(int64_t m, int64_t n, int64_t k, const T* a, int64_t rs_a,
 // by row (4 rows per pass, so y is loaded and stored once per 4 rows) and
 // keep y in L1.  Each y[j] is one multiply-add chain over p in order,
 // whatever the column range a caller passes.
-template <class T>
-void gemv_rows(int64_t k, int64_t n, const T* x, int64_t incx, const T* mtx,
-               int64_t rs_m, T* y, bool accumulate) {
+template <class T, class S>
+void gemv_rows(int64_t k, int64_t n, const T* x, int64_t incx,
+               const typename S::E* mtx, int64_t rs_m, T* y,
+               bool accumulate) {
+    using E = typename S::E;
     constexpr int L = V<T>::N;
     if (!accumulate)
         for (int64_t j = 0; j < n; ++j) y[j] = T(0);
@@ -395,38 +588,38 @@ void gemv_rows(int64_t k, int64_t n, const T* x, int64_t incx, const T* mtx,
         const V<T> x1 = V<T>::set1(x[(p + 1) * incx]);
         const V<T> x2 = V<T>::set1(x[(p + 2) * incx]);
         const V<T> x3 = V<T>::set1(x[(p + 3) * incx]);
-        const T* m0 = mtx + (p + 0) * rs_m;
-        const T* m1 = mtx + (p + 1) * rs_m;
-        const T* m2 = mtx + (p + 2) * rs_m;
-        const T* m3 = mtx + (p + 3) * rs_m;
+        const E* m0 = mtx + (p + 0) * rs_m;
+        const E* m1 = mtx + (p + 1) * rs_m;
+        const E* m2 = mtx + (p + 2) * rs_m;
+        const E* m3 = mtx + (p + 3) * rs_m;
         int64_t j = 0;
         for (; j + L <= n; j += L) {
             V<T> r = V<T>::load(y + j);
-            r = madd(x0, V<T>::load(m0 + j), r);
-            r = madd(x1, V<T>::load(m1 + j), r);
-            r = madd(x2, V<T>::load(m2 + j), r);
-            r = madd(x3, V<T>::load(m3 + j), r);
+            r = madd(x0, S::load(m0 + j), r);
+            r = madd(x1, S::load(m1 + j), r);
+            r = madd(x2, S::load(m2 + j), r);
+            r = madd(x3, S::load(m3 + j), r);
             r.store(y + j);
         }
         if (j < n) {
             const int64_t nn = n - j;
             V<T> r = V<T>::load_partial(y + j, nn);
-            r = madd(x0, V<T>::load_partial(m0 + j, nn), r);
-            r = madd(x1, V<T>::load_partial(m1 + j, nn), r);
-            r = madd(x2, V<T>::load_partial(m2 + j, nn), r);
-            r = madd(x3, V<T>::load_partial(m3 + j, nn), r);
+            r = madd(x0, S::load_partial(m0 + j, nn), r);
+            r = madd(x1, S::load_partial(m1 + j, nn), r);
+            r = madd(x2, S::load_partial(m2 + j, nn), r);
+            r = madd(x3, S::load_partial(m3 + j, nn), r);
             r.store_partial(y + j, nn);
         }
     }
     for (; p < k; ++p) {
         const V<T> x0 = V<T>::set1(x[p * incx]);
-        const T* m0 = mtx + p * rs_m;
+        const E* m0 = mtx + p * rs_m;
         int64_t j = 0;
         for (; j + L <= n; j += L)
-            madd(x0, V<T>::load(m0 + j), V<T>::load(y + j)).store(y + j);
+            madd(x0, S::load(m0 + j), V<T>::load(y + j)).store(y + j);
         if (j < n) {
             const int64_t nn = n - j;
-            madd(x0, V<T>::load_partial(m0 + j, nn),
+            madd(x0, S::load_partial(m0 + j, nn),
                  V<T>::load_partial(y + j, nn))
                 .store_partial(y + j, nn);
         }
@@ -437,9 +630,9 @@ void gemv_rows(int64_t k, int64_t n, const T* x, int64_t incx, const T* mtx,
 // driver copies a strided x first).  R rows share each load of x; every
 // row uses the same two-accumulator pattern, so a row's result does not
 // depend on which group it falls in.
-template <class T, int R>
-FT_INLINE void gemv_dots_rows(int64_t k, const T* mtx, int64_t rs_m,
-                              const T* x, T* out) {
+template <class T, class S, int R>
+FT_INLINE void gemv_dots_rows(int64_t k, const typename S::E* mtx,
+                              int64_t rs_m, const T* x, T* out) {
     constexpr int L = V<T>::N;
     V<T> s0[R], s1[R];
 #pragma GCC unroll 4
@@ -449,15 +642,15 @@ FT_INLINE void gemv_dots_rows(int64_t k, const T* mtx, int64_t rs_m,
         const V<T> xa = V<T>::load(x + p), xb = V<T>::load(x + p + L);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-            s0[r] = madd(V<T>::load(mtx + r * rs_m + p), xa, s0[r]);
-            s1[r] = madd(V<T>::load(mtx + r * rs_m + p + L), xb, s1[r]);
+            s0[r] = madd(S::load(mtx + r * rs_m + p), xa, s0[r]);
+            s1[r] = madd(S::load(mtx + r * rs_m + p + L), xb, s1[r]);
         }
     }
     if (p + L <= k) {
         const V<T> xa = V<T>::load(x + p);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r)
-            s0[r] = madd(V<T>::load(mtx + r * rs_m + p), xa, s0[r]);
+            s0[r] = madd(S::load(mtx + r * rs_m + p), xa, s0[r]);
         p += L;
     }
     if (p < k) {
@@ -465,27 +658,28 @@ FT_INLINE void gemv_dots_rows(int64_t k, const T* mtx, int64_t rs_m,
         const V<T> xa = V<T>::load_partial(x + p, nn);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r)
-            s1[r] = madd(V<T>::load_partial(mtx + r * rs_m + p, nn), xa,
+            s1[r] = madd(S::load_partial(mtx + r * rs_m + p, nn), xa,
                          s1[r]);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) out[r] = reduce_add(s0[r] + s1[r]);
 }
 
-template <class T>
-void gemv_dots(int64_t n, int64_t k, const T* mtx, int64_t rs_m, const T* x,
-               int64_t incx, T* y, int64_t incy, bool accumulate) {
+template <class T, class S>
+void gemv_dots(int64_t n, int64_t k, const typename S::E* mtx, int64_t rs_m,
+               const T* x, int64_t incx, T* y, int64_t incy,
+               bool accumulate) {
     (void)incx;
     T out[4];
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
-        gemv_dots_rows<T, 4>(k, mtx + j * rs_m, rs_m, x, out);
+        gemv_dots_rows<T, S, 4>(k, mtx + j * rs_m, rs_m, x, out);
         for (int r = 0; r < 4; ++r)
             y[(j + r) * incy] =
                 accumulate ? y[(j + r) * incy] + out[r] : out[r];
     }
     for (; j < n; ++j) {
-        gemv_dots_rows<T, 1>(k, mtx + j * rs_m, rs_m, x, out);
+        gemv_dots_rows<T, S, 1>(k, mtx + j * rs_m, rs_m, x, out);
         y[j * incy] = accumulate ? y[j * incy] + out[0] : out[0];
     }
 }
@@ -540,6 +734,86 @@ double dot(int64_t n, const T* x, int64_t incx, const T* y, int64_t incy) {
     return (s0 + s1) + (s2 + s3);
 }
 
+// ----------------------------------------------------------------- widen
+//
+// dst (rows x cols, row-major, contiguous) = the float32 values of a
+// source matrix (any strides): scratch operands for the no-pack path and
+// the GEMV forms that need a contiguous float32 copy.
+template <class S>
+void widen(int64_t rows, int64_t cols, const typename S::E* src, int64_t rs,
+           int64_t cs, float* dst) {
+    constexpr int L = V<float>::N;
+    for (int64_t i = 0; i < rows; ++i, dst += cols) {
+        const typename S::E* r = src + i * rs;
+        if (cs == 1) {
+            int64_t j = 0;
+            for (; j + L <= cols; j += L) S::load(r + j).store(dst + j);
+            if (j < cols)
+                S::load_partial(r + j, cols - j).store_partial(dst + j,
+                                                               cols - j);
+        } else {
+            for (int64_t j = 0; j < cols; ++j) dst[j] = S::get(r + j * cs);
+        }
+    }
+}
+
+// void-pointer entries of the source kernel table.
+template <class S, int MR>
+void pack_a_src(int64_t mc, int64_t kc, const void* a, int64_t rs_a,
+                int64_t cs_a, float* dst) {
+    pack_a<float, S, MR>(mc, kc, static_cast<const typename S::E*>(a), rs_a,
+                         cs_a, dst);
+}
+
+template <class S, int NV>
+void pack_b_src(int64_t kc, int64_t nc, const void* b, int64_t rs_b,
+                int64_t cs_b, float* dst) {
+    pack_b<float, S, NV>(kc, nc, static_cast<const typename S::E*>(b), rs_b,
+                         cs_b, dst);
+}
+
+template <class S>
+void gemv_rows_src(int64_t k, int64_t n, const float* x, int64_t incx,
+                   const void* mtx, int64_t rs_m, float* y, bool accumulate) {
+    gemv_rows<float, S>(k, n, x, incx,
+                        static_cast<const typename S::E*>(mtx), rs_m, y,
+                        accumulate);
+}
+
+template <class S>
+void gemv_dots_src(int64_t n, int64_t k, const void* mtx, int64_t rs_m,
+                   const float* x, int64_t incx, float* y, int64_t incy,
+                   bool accumulate) {
+    gemv_dots<float, S>(n, k, static_cast<const typename S::E*>(mtx), rs_m,
+                        x, incx, y, incy, accumulate);
+}
+
+template <class S>
+void widen_src(int64_t rows, int64_t cols, const void* src, int64_t rs,
+               int64_t cs, float* dst) {
+    widen<S>(rows, cols, static_cast<const typename S::E*>(src), rs, cs, dst);
+}
+
+template <class S, class B>
+void set_src(GemmSrcKernels& k, int i) {
+    k.pack_a[i] = &pack_a_src<S, B::MR>;
+    k.pack_b[i] = &pack_b_src<S, B::NV>;
+    k.gemv_rows[i] = &gemv_rows_src<S>;
+    k.gemv_dots[i] = &gemv_dots_src<S>;
+    k.widen[i] = &widen_src<S>;
+}
+
+template <class B>
+GemmSrcKernels make_src_set() {
+    GemmSrcKernels k;
+    set_src<SrcPlain<float>, B>(k, kSrcF32);
+    set_src<SrcBf16, B>(k, kSrcBf16);
+    set_src<SrcF16, B>(k, kSrcF16);
+    set_src<SrcF32Bf16, B>(k, kSrcF32Bf16);
+    set_src<SrcF32F16, B>(k, kSrcF32F16);
+    return k;
+}
+
 template <class T, class B>
 GemmKernelSet<T> make_set() {
     GemmKernelSet<T> s;
@@ -551,12 +825,12 @@ GemmKernelSet<T> make_set() {
     s.l1_frac = B::L1_FRAC;
     s.l2_frac = B::L2_FRAC;
     s.l3_frac = B::L3_FRAC;
-    s.pack_a = &pack_a<T, B::MR>;
-    s.pack_b = &pack_b<T, B::NV>;
+    s.pack_a = &pack_a<T, SrcPlain<T>, B::MR>;
+    s.pack_b = &pack_b<T, SrcPlain<T>, B::NV>;
     s.macro = &macro<T, B::MR, B::NV>;
     s.small = &small<T, B::MR, B::NV>;
-    s.gemv_rows = &gemv_rows<T>;
-    s.gemv_dots = &gemv_dots<T>;
+    s.gemv_rows = &gemv_rows<T, SrcPlain<T>>;
+    s.gemv_dots = &gemv_dots<T, SrcPlain<T>>;
     s.dot = &dot<T>;
     return s;
 }
@@ -571,6 +845,7 @@ const GemmKernels& gemm_kernels() {
         FT_GEMM_STR(FT_ISA),
         gemm_detail::make_set<float, GemmBlocking<float>>(),
         gemm_detail::make_set<double, GemmBlocking<double>>(),
+        gemm_detail::make_src_set<GemmBlocking<float>>(),
     };
     return k;
 }

@@ -58,10 +58,50 @@ struct GemmKernelSet {
                   int64_t incy);
 };
 
+// Where the float32 kernels read an operand from: float32 as it is, 16-bit
+// elements widened exactly, or float32 elements rounded to a 16-bit dtype
+// (nearest even) and widened back.
+enum GemmSrc : int {
+    kSrcF32 = 0,
+    kSrcBf16 = 1,
+    kSrcF16 = 2,
+    kSrcF32Bf16 = 3,  // float32 rounded to bfloat16
+    kSrcF32F16 = 4,   // float32 rounded to float16
+    kGemmSrcCount = 5
+};
+
+inline int64_t gemm_src_size(int src) {
+    return src == kSrcBf16 || src == kSrcF16 ? 2 : 4;
+}
+
+// The float32 kernel set's operand readers for each GemmSrc (index): same
+// contracts as GemmKernelSet<float>'s pack_a, pack_b, gemv_rows and
+// gemv_dots, with the operand's elements of kind `src` (strides still in
+// elements of that kind).  The panels and results are bit for bit those
+// of the float32 routines on the widened (rounded) operand.
+struct GemmSrcKernels {
+    void (*pack_a[kGemmSrcCount])(int64_t mc, int64_t kc, const void* a,
+                                  int64_t rs_a, int64_t cs_a, float* dst);
+    void (*pack_b[kGemmSrcCount])(int64_t kc, int64_t nc, const void* b,
+                                  int64_t rs_b, int64_t cs_b, float* dst);
+    void (*gemv_rows[kGemmSrcCount])(int64_t k, int64_t n, const float* x,
+                                     int64_t incx, const void* mtx,
+                                     int64_t rs_m, float* y,
+                                     bool accumulate);
+    void (*gemv_dots[kGemmSrcCount])(int64_t n, int64_t k, const void* mtx,
+                                     int64_t rs_m, const float* x,
+                                     int64_t incx, float* y, int64_t incy,
+                                     bool accumulate);
+    // dst (rows x cols, contiguous row-major) = float32 values of src.
+    void (*widen[kGemmSrcCount])(int64_t rows, int64_t cols, const void* src,
+                                 int64_t rs, int64_t cs, float* dst);
+};
+
 struct GemmKernels {
     const char* isa;
     GemmKernelSet<float> s;
     GemmKernelSet<double> d;
+    GemmSrcKernels src;
 };
 
 FT_DECLARE_PER_ISA(const GemmKernels& gemm_kernels())

@@ -38,6 +38,7 @@
 #include "core/parallel.h"
 #include "core/pool.h"
 #include "kernels/gemm_kernels.h"
+#include "ops/gemm_bf16.h"
 
 namespace ft {
 
@@ -381,8 +382,82 @@ int small_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
 // independent products (see packed_path).
 constexpr int64_t kJcMinWidth = 256;
 
+// The packed path reads its operands through one of these: a T matrix
+// packed by the kernel set's own routines, or a float32 / 16-bit source
+// (GemmSrc) packed into the same float32 panels.
 template <class T>
-int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
+struct PlainOperand {
+    const T* p;
+    PlainOperand off(int64_t elems) const { return {p + elems}; }
+    void pack_a(const GemmKernelSet<T>& ks, int64_t mc, int64_t kc,
+                int64_t rs, int64_t cs, T* dst) const {
+        ks.pack_a(mc, kc, p, rs, cs, dst);
+    }
+    void pack_b(const GemmKernelSet<T>& ks, int64_t kc, int64_t nc,
+                int64_t rs, int64_t cs, T* dst) const {
+        ks.pack_b(kc, nc, p, rs, cs, dst);
+    }
+    const T* panel(int64_t, int64_t) const { return nullptr; }
+};
+
+struct SrcOperand {
+    const char* p;
+    int src;  // GemmSrc
+    const GemmSrcKernels* sk;
+    SrcOperand off(int64_t elems) const {
+        return {p + elems * gemm_src_size(src), src, sk};
+    }
+    void pack_a(const GemmKernelSet<float>&, int64_t mc, int64_t kc,
+                int64_t rs, int64_t cs, float* dst) const {
+        sk->pack_a[src](mc, kc, p, rs, cs, dst);
+    }
+    void pack_b(const GemmKernelSet<float>&, int64_t kc, int64_t nc,
+                int64_t rs, int64_t cs, float* dst) const {
+        sk->pack_b[src](kc, nc, p, rs, cs, dst);
+    }
+    const float* panel(int64_t, int64_t) const { return nullptr; }
+};
+
+// B packed beforehand (gemm_prepack_b): every kc block of k, each the
+// full-width panel of round_up(n, NR) columns in the pack_b layout, one
+// after another.  Offsets are columns (the product runs with rs_b = 0 and
+// cs_b = 1); panel() gives the packed kc x nc panel at (pc, col0).
+struct PrepackedOperand {
+    const float* base;
+    int64_t npad;  // round_up(n, NR)
+    int64_t col0;
+    PrepackedOperand off(int64_t cols) const {
+        return {base, npad, col0 + cols};
+    }
+    void pack_b(const GemmKernelSet<float>&, int64_t, int64_t, int64_t,
+                int64_t, float*) const {}
+    const float* panel(int64_t pc, int64_t kcur) const {
+        return base + pc * npad + col0 * kcur;
+    }
+};
+
+template <class T, class OA, class OB = OA>
+struct OpProblem {
+    int64_t m, n, k;
+    OA a;
+    int64_t rs_a, cs_a;
+    OB b;
+    int64_t rs_b, cs_b;
+    T* c;
+    int64_t rs_c, cs_c;
+    bool accumulate;
+};
+
+template <class T>
+OpProblem<T, PlainOperand<T>> plain(const Problem<T>& p) {
+    return {p.m,    p.n,    p.k,    {p.a}, p.rs_a, p.cs_a,
+            {p.b},  p.rs_b, p.cs_b, p.c,   p.rs_c, p.cs_c,
+            p.accumulate};
+}
+
+template <class T, class OA, class OB>
+int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, OA, OB>& p,
+                int nt) {
     const int64_t m = p.m, n = p.n, k = p.k;
     const int64_t mr = ks.mr, nr = ks.nr;
     const Blocks bl = cache_blocks(ks);
@@ -399,9 +474,9 @@ int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
         int status = kOk;
         run(nt, ceil_div(n, w), 1, [&](int64_t b0, int64_t e0) {
             for (int64_t c = b0; c < e0; ++c) {
-                Problem<T> q = p;
+                OpProblem<T, OA, OB> q = p;
                 q.n = w < n - c * w ? w : n - c * w;
-                q.b = p.b + c * w * p.cs_b;
+                q.b = p.b.off(c * w * p.cs_b);
                 q.c = p.c + c * w * p.cs_c;
                 const int st = packed_path(ks, q, 1);
                 if (st != kOk) {
@@ -428,7 +503,7 @@ int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
     Scratch bbuf(size_t(round_up(nc, nr)) * kc * sizeof(T));
     if (!abuf.p || !bbuf.p) return kErrNoMemory;
     T* pa_all = static_cast<T*>(abuf.p);
-    T* pb = static_cast<T*>(bbuf.p);
+    T* pb_buf = static_cast<T*>(bbuf.p);
 
     for (int64_t jc = 0; jc < n; jc += nc) {
         const int64_t ncur = nc < n - jc ? nc : n - jc;
@@ -438,20 +513,25 @@ int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
             const bool acc = p.accumulate || pc > 0;
 
             // Pack the kc x nc panel of B, micro-panels shared out.
-            const T* bsrc = p.b + pc * p.rs_b + jc * p.cs_b;
-            run(nt, npanels, ceil_div(npanels, 4 * nt),
-                [&](int64_t b0, int64_t e0) {
-                    const int64_t j0 = b0 * nr;
-                    const int64_t j1 = e0 * nr < ncur ? e0 * nr : ncur;
-                    ks.pack_b(kcur, j1 - j0, bsrc + j0 * p.cs_b, p.rs_b,
-                              p.cs_b, pb + j0 * kcur);
-                });
+            const OB bsrc = p.b.off(pc * p.rs_b + jc * p.cs_b);
+            const T* pb = bsrc.panel(pc, kcur);
+            if (!pb) {
+                pb = pb_buf;
+                run(nt, npanels, ceil_div(npanels, 4 * nt),
+                    [&](int64_t b0, int64_t e0) {
+                        const int64_t j0 = b0 * nr;
+                        const int64_t j1 = e0 * nr < ncur ? e0 * nr : ncur;
+                        bsrc.off(j0 * p.cs_b)
+                            .pack_b(ks, kcur, j1 - j0, p.rs_b, p.cs_b,
+                                    pb_buf + j0 * kcur);
+                    });
+            }
 
-            const T* asrc = p.a + pc * p.cs_a;
+            const OA asrc = p.a.off(pc * p.cs_a);
             T* cblk = p.c + jc * p.cs_c;
             if (split_jr) {
                 // One A block shared by all threads; split the jr loop.
-                ks.pack_a(m, kcur, asrc, p.rs_a, p.cs_a, pa_all);
+                asrc.pack_a(ks, m, kcur, p.rs_a, p.cs_a, pa_all);
                 run(nt, npanels, ceil_div(npanels, 4 * nt),
                     [&](int64_t b0, int64_t e0) {
                         const int64_t j0 = b0 * nr;
@@ -467,8 +547,8 @@ int packed_path(const GemmKernelSet<T>& ks, const Problem<T>& p, int nt) {
                     for (int64_t ib = b0; ib < e0; ++ib) {
                         const int64_t i0 = ib * mc;
                         const int64_t mcur = mc < m - i0 ? mc : m - i0;
-                        ks.pack_a(mcur, kcur, asrc + i0 * p.rs_a, p.rs_a,
-                                  p.cs_a, pa);
+                        asrc.off(i0 * p.rs_a)
+                            .pack_a(ks, mcur, kcur, p.rs_a, p.cs_a, pa);
                         ks.macro(mcur, ncur, kcur, pa, pb,
                                  cblk + i0 * p.rs_c, p.rs_c, p.cs_c, acc);
                     }
@@ -503,7 +583,7 @@ int gemm_float(const GemmKernelSet<T>& ks, Problem<T> p, int nt_max) {
     if (p.cs_c == 1 && (path == 1 || (path == 0 && (mnk <= kSmallMNK ||
                                                      skinny))))
         return small_path(ks, p, nt);
-    return packed_path(ks, p, nt);
+    return packed_path(ks, plain(p), nt);
 }
 
 // ------------------------------------------------------- integer loops
@@ -617,6 +697,187 @@ int gemm_impl(DType dt, int64_t m, int64_t n, int64_t k, const void* a,
     }
 }
 
+
+// ------------------------------------------------- reduced-precision
+//
+// float16 / bfloat16 products on the float32 kernels: the operands are
+// read in their own format (16-bit, or float32 rounded to the 16-bit
+// dtype) by the packing routines and the GEMV kernels, which write the
+// usual float32 panels, so no operand is converted in a separate pass.
+// Every decision (transposition, path, blocks, threads) is the float32
+// driver's, on the same shapes and strides: the result is bit for bit the
+// float32 product of the rounded operands.  The no-pack path (small or
+// skinny products) widens its operands into float32 scratch first; it is
+// taken only where the copies cost little next to the product.
+
+using LowpProblem = OpProblem<float, SrcOperand>;
+
+LowpProblem transposed(const LowpProblem& p) {
+    LowpProblem q = p;
+    q.m = p.n;
+    q.n = p.m;
+    q.a = p.b;
+    q.rs_a = p.cs_b;
+    q.cs_a = p.rs_b;
+    q.b = p.a;
+    q.rs_b = p.cs_a;
+    q.cs_b = p.rs_a;
+    q.rs_c = p.cs_c;
+    q.cs_c = p.rs_c;
+    return q;
+}
+
+// rows x cols of a source operand widened into float32 scratch `s`
+// (contiguous, row-major); false when the pool refused the memory.
+bool widen_operand(const SrcOperand& o, int64_t rows, int64_t cols,
+                   int64_t rs, int64_t cs, const Scratch& s, int nt) {
+    if (!s.p) return false;
+    float* dst = static_cast<float*>(s.p);
+    const int64_t grain = ceil_div(rows, 4 * (nt > 1 ? nt : 1));
+    run(rows * cols >= 65536 ? nt : 1, rows, grain,
+        [&](int64_t r0, int64_t r1) {
+            o.sk->widen[o.src](r1 - r0, cols, o.off(r0 * rs).p, rs, cs,
+                               dst + r0 * cols);
+        });
+    return true;
+}
+
+size_t f32_bytes(int64_t rows, int64_t cols) {
+    return size_t(rows) * size_t(cols) * sizeof(float);
+}
+
+// m == 1: the float32 gemv() with B read through its source.
+int gemv_lowp(const GemmKernelSet<float>& ks, const LowpProblem& p, int nt) {
+    const int64_t k = p.k, n = p.n;
+    const GemmSrcKernels& sk = *p.b.sk;
+    const int bsrc = p.b.src;
+    // x (k values) in float32: small next to B.
+    Scratch xs(size_t(k) * sizeof(float));
+    if (!xs.p) return kErrNoMemory;
+    float* x = static_cast<float*>(xs.p);
+    p.a.sk->widen[p.a.src](1, k, p.a.p, 0, p.cs_a, x);
+    if (p.cs_b == 1 && p.cs_c == 1) {
+        // Row form, chunked over k exactly as gemv().
+        const int64_t nch = ceil_div(k, kGemvChunk);
+        float* part = nullptr;
+        Scratch ps(nch > 1 ? size_t(nch) * n * sizeof(float) : 0);
+        if (nch > 1) {
+            if (!ps.p) return kErrNoMemory;
+            part = static_cast<float*>(ps.p);
+            run(nt, nch, 1, [&](int64_t b, int64_t e) {
+                for (int64_t c = b; c < e; ++c) {
+                    const int64_t k0 = c * kGemvChunk;
+                    const int64_t kk =
+                        kGemvChunk < k - k0 ? kGemvChunk : k - k0;
+                    sk.gemv_rows[bsrc](kk, n, x + k0, 1,
+                                       p.b.off(k0 * p.rs_b).p, p.rs_b,
+                                       part + c * n, false);
+                }
+            });
+        }
+        static const float one = 1.0f;
+        const int64_t grain = round_up(ceil_div(n, 4 * nt), 64);
+        run(nt, ceil_div(n, grain), 1, [&](int64_t b, int64_t e) {
+            const int64_t j0 = b * grain, j1 = e * grain < n ? e * grain : n;
+            if (part)
+                ks.gemv_rows(nch, j1 - j0, &one, 0, part + j0, n, p.c + j0,
+                             p.accumulate);
+            else
+                sk.gemv_rows[bsrc](k, j1 - j0, x, 1, p.b.off(j0).p, p.rs_b,
+                                   p.c + j0, p.accumulate);
+        });
+        return kOk;
+    }
+    if (p.rs_b == 1) {
+        // Dot form: column j of B is contiguous along k.
+        const int64_t grain = round_up(ceil_div(n, 4 * nt), 4);
+        run(nt, ceil_div(n, grain), 1, [&](int64_t b, int64_t e) {
+            const int64_t j0 = b * grain, j1 = e * grain < n ? e * grain : n;
+            sk.gemv_dots[bsrc](j1 - j0, k, p.b.off(j0 * p.cs_b).p, p.cs_b, x,
+                               1, p.c + j0 * p.cs_c, p.cs_c, p.accumulate);
+        });
+        return kOk;
+    }
+    // Neither layout: widen B into rows and take the single-pass row form.
+    Scratch bs(f32_bytes(k, n));
+    if (!widen_operand(p.b, k, n, p.rs_b, p.cs_b, bs, 1))
+        return kErrNoMemory;
+    Scratch ys(p.cs_c != 1 ? size_t(n) * sizeof(float) : 0);
+    if (p.cs_c != 1 && !ys.p) return kErrNoMemory;
+    float* y = p.cs_c == 1 ? p.c : static_cast<float*>(ys.p);
+    if (p.cs_c != 1 && p.accumulate)
+        for (int64_t j = 0; j < n; ++j) y[j] = p.c[j * p.cs_c];
+    ks.gemv_rows(k, n, x, 1, static_cast<const float*>(bs.p), n, y,
+                 p.accumulate);
+    if (p.cs_c != 1)
+        for (int64_t j = 0; j < n; ++j) p.c[j * p.cs_c] = y[j];
+    return kOk;
+}
+
+// The branch point for the bfloat16 matrix engines (ops/gemm_bf16.h): a
+// bfloat16 product with at least kBf16TileMinRows rows goes to
+// gemm_bf16_engine() when bf16_engine() names an engine other than
+// Bf16Engine::convert.  This build links no engine, so every product
+// takes the float32 kernels below.
+bool use_bf16_engine(DType round_to, int64_t m) {
+    (void)round_to, (void)m;
+    return false;
+}
+
+int gemm_lowp_impl(DType round_to, LowpProblem p, int nt_max) {
+    if (p.m == 0 || p.n == 0) return kOk;
+    if (p.k == 0) {
+        if (!p.accumulate)
+            for (int64_t i = 0; i < p.m; ++i)
+                for (int64_t j = 0; j < p.n; ++j)
+                    p.c[i * p.rs_c + j * p.cs_c] = 0.0f;
+        return kOk;
+    }
+    if (use_bf16_engine(round_to, p.m)) {
+        // gemm_bf16_engine(p.m, p.n, p.k, {a, a is float32, rs_a, cs_a},
+        // {b, ...}, p.c, p.rs_c, p.cs_c, p.accumulate) is called here.
+        return kErrArgument;
+    }
+    const GemmKernelSet<float>& ks = kernels().s;
+    // The float32 driver's decisions (gemm_float), in the same order.
+    if (p.cs_c != 1 && p.rs_c == 1) p = transposed(p);
+    if (p.n == 1 && p.m > 1) p = transposed(p);
+    const double flops = 2.0 * p.m * p.n * p.k;
+    const int nt = nt_max > 1 ? threads_for(flops) : 1;
+    if (p.m == 1 && tuning().path == 0) return gemv_lowp(ks, p, nt);
+    const double mnk = double(p.m) * p.n * p.k;
+    const bool skinny = p.m <= 2 * ks.mr || p.k <= 32;
+    const int path = tuning().path;
+    if (p.cs_c == 1 && (path == 1 || (path == 0 && (mnk <= kSmallMNK ||
+                                                     skinny)))) {
+        Scratch as(f32_bytes(p.m, p.k)), bs(f32_bytes(p.k, p.n));
+        if (!widen_operand(p.a, p.m, p.k, p.rs_a, p.cs_a, as, nt) ||
+            !widen_operand(p.b, p.k, p.n, p.rs_b, p.cs_b, bs, nt))
+            return kErrNoMemory;
+        Problem<float> q{p.m,    p.n,  p.k,  static_cast<const float*>(as.p),
+                         p.k,    1,    static_cast<const float*>(bs.p),
+                         p.n,    1,    p.c,  p.rs_c,
+                         p.cs_c, p.accumulate};
+        return small_path(ks, q, nt);
+    }
+    return packed_path(ks, p, nt);
+}
+
+// The GemmSrc an operand of dtype dt is read as in a product rounded to
+// round_to (kFloat32: not rounded), or -1 when the pair is not supported.
+int lowp_src(DType round_to, DType dt) {
+    if (round_to == kFloat32) {
+        if (dt == kFloat32) return kSrcF32;
+    } else if (round_to == kBFloat16) {
+        if (dt == kBFloat16) return kSrcBf16;
+        if (dt == kFloat32) return kSrcF32Bf16;
+    } else if (round_to == kFloat16) {
+        if (dt == kFloat16) return kSrcF16;
+        if (dt == kFloat32) return kSrcF32F16;
+    }
+    return -1;
+}
+
 }  // namespace
 
 int gemm(DType dt, int64_t m, int64_t n, int64_t k, const void* a,
@@ -698,6 +959,189 @@ int dot(DType dt, int64_t n, const void* x, int64_t incx, const void* y,
             return gemm_impl(dt, 1, 1, n, x, 0, incx, y, incy, 0, out, 0, 0,
                              false, 1);
     }
+}
+
+namespace {
+
+int gemm_lowp_nt(DType round_to, int64_t m, int64_t n, int64_t k,
+                 const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+                 const void* b, DType b_dt, int64_t rs_b, int64_t cs_b,
+                 float* c, int64_t rs_c, int64_t cs_c, bool accumulate,
+                 int nt_max) {
+    const int sa = lowp_src(round_to, a_dt), sb = lowp_src(round_to, b_dt);
+    if (sa < 0 || sb < 0) return kErrDType;
+    const GemmSrcKernels* sk = &kernels().src;
+    LowpProblem p{m,
+                  n,
+                  k,
+                  {static_cast<const char*>(a), sa, sk},
+                  rs_a,
+                  cs_a,
+                  {static_cast<const char*>(b), sb, sk},
+                  rs_b,
+                  cs_b,
+                  c,
+                  rs_c,
+                  cs_c,
+                  accumulate};
+    return gemm_lowp_impl(round_to, p, nt_max);
+}
+
+}  // namespace
+
+int gemm_lowp(DType round_to, int64_t m, int64_t n, int64_t k,
+              const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+              const void* b, DType b_dt, int64_t rs_b, int64_t cs_b,
+              float* c, int64_t rs_c, int64_t cs_c, bool accumulate) {
+    return gemm_lowp_nt(round_to, m, n, k, a, a_dt, rs_a, cs_a, b, b_dt,
+                        rs_b, cs_b, c, rs_c, cs_c, accumulate,
+                        max_threads());
+}
+
+int gemm_lowp_batched(DType round_to, int nbatch, const int64_t* batch_shape,
+                      const int64_t* bsa, const int64_t* bsb,
+                      const int64_t* bsc, int64_t m, int64_t n, int64_t k,
+                      const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+                      const void* b, DType b_dt, int64_t rs_b, int64_t cs_b,
+                      float* c, int64_t rs_c, int64_t cs_c,
+                      bool accumulate) {
+    if (lowp_src(round_to, a_dt) < 0 || lowp_src(round_to, b_dt) < 0)
+        return kErrDType;
+    int64_t count = 1;
+    for (int d = 0; d < nbatch; ++d) count *= batch_shape[d];
+    if (count == 0 || m == 0 || n == 0) return kOk;
+    const int64_t esa = int64_t(dtype_size(a_dt));
+    const int64_t esb = int64_t(dtype_size(b_dt));
+    const char* pa = static_cast<const char*>(a);
+    const char* pb = static_cast<const char*>(b);
+
+    auto one = [&](int64_t idx, int nt) {
+        int64_t oa = 0, ob = 0, oc = 0;
+        for (int d = nbatch - 1; d >= 0; --d) {
+            const int64_t i = idx % batch_shape[d];
+            idx /= batch_shape[d];
+            oa += i * bsa[d];
+            ob += i * bsb[d];
+            oc += i * bsc[d];
+        }
+        return gemm_lowp_nt(round_to, m, n, k, pa + oa * esa, a_dt, rs_a,
+                            cs_a, pb + ob * esb, b_dt, rs_b, cs_b, c + oc,
+                            rs_c, cs_c, accumulate, nt);
+    };
+
+    // As gemm_batched: small products side by side, large ones in turn.
+    const double flops = 2.0 * m * n * k;
+    const int nt = in_parallel() ? 1 : max_threads();
+    if (count == 1 || nt <= 1 || flops >= 8 * kParallelFlops ||
+        flops * count < kParallelFlops) {
+        for (int64_t i = 0; i < count; ++i) {
+            const int st = one(i, nt);
+            if (st != kOk) return st;
+        }
+        return kOk;
+    }
+    int status = kOk;
+    parallel_for(count, ceil_div(count, 4 * nt), [&](int64_t b0, int64_t e0) {
+        for (int64_t i = b0; i < e0; ++i) {
+            const int st = one(i, 1);
+            if (st != kOk) {
+#pragma omp atomic write
+                status = st;
+            }
+        }
+    });
+    return status;
+}
+
+int dot_lowp(DType round_to, int64_t n, const void* x, DType x_dt,
+             int64_t incx, const void* y, DType y_dt, int64_t incy,
+             float* out) {
+    const int sx = lowp_src(round_to, x_dt), sy = lowp_src(round_to, y_dt);
+    if (sx < 0 || sy < 0) return kErrDType;
+    // Both vectors widened into float32 scratch (O(n) next to the O(n)
+    // product, so there is no packing step to fold the conversion into),
+    // then float32 dot's float64 accumulation.
+    const GemmKernels& kk = kernels();
+    Scratch s(size_t(n > 0 ? n : 1) * 2 * sizeof(float));
+    if (!s.p) return kErrNoMemory;
+    float* xs = static_cast<float*>(s.p);
+    float* ys = xs + n;
+    kk.src.widen[sx](1, n, x, 0, incx, xs);
+    kk.src.widen[sy](1, n, y, 0, incy, ys);
+    *out = float(kk.s.dot(n, xs, 1, ys, 1));
+    return kOk;
+}
+
+namespace {
+
+// The kc the packed path uses for a depth of k with the current blocks.
+int64_t packed_kc(int64_t k) {
+    const Blocks bl = cache_blocks(kernels().s);
+    return k > 0 ? ceil_div(k, ceil_div(k, bl.kc)) : 1;
+}
+
+}  // namespace
+
+size_t gemm_prepacked_b_bytes(int64_t k, int64_t n) {
+    const int64_t nr = kernels().s.nr;
+    return size_t(k > 0 ? k : 1) * size_t(round_up(n > 0 ? n : 1, nr)) *
+           sizeof(float);
+}
+
+int gemm_prepack_b(DType round_to, int64_t k, int64_t n, const void* b,
+                   DType b_dt, int64_t rs_b, int64_t cs_b, float* dst,
+                   int64_t* kc_out) {
+    const int sb = lowp_src(round_to, b_dt);
+    if (sb < 0) return kErrDType;
+    const GemmKernels& kk = kernels();
+    const int64_t nr = kk.s.nr, npad = round_up(n, nr);
+    const int64_t kc = packed_kc(k);
+    *kc_out = kc;
+    const SrcOperand src{static_cast<const char*>(b), sb, &kk.src};
+    const int64_t npanels = ceil_div(n, nr);
+    const int nt = threads_for(2.0 * double(k) * double(n) * 16);
+    for (int64_t pc = 0; pc < k; pc += kc) {
+        const int64_t kcur = kc < k - pc ? kc : k - pc;
+        run(nt, npanels, ceil_div(npanels, 4 * nt),
+            [&](int64_t b0, int64_t e0) {
+                const int64_t j0 = b0 * nr;
+                const int64_t j1 = e0 * nr < n ? e0 * nr : n;
+                src.off(pc * rs_b + j0 * cs_b)
+                    .pack_b(kk.s, kcur, j1 - j0, rs_b, cs_b,
+                            dst + pc * npad + j0 * kcur);
+            });
+    }
+    return kOk;
+}
+
+int gemm_prepacked(DType round_to, int64_t m, int64_t n, int64_t k,
+                   const void* a, DType a_dt, int64_t rs_a, int64_t cs_a,
+                   const float* packed_b, int64_t kc_packed, float* c,
+                   int64_t rs_c, int64_t cs_c, bool accumulate) {
+    const int sa = lowp_src(round_to, a_dt);
+    if (sa < 0) return kErrDType;
+    if (m == 0 || n == 0 || k == 0) return kPrepackedNotTaken;
+    const GemmKernels& kk = kernels();
+    const GemmKernelSet<float>& ks = kk.s;
+    // Only where gemm / gemm_lowp would take the packed path with this
+    // kc (the same decisions as gemm_float), so that the result is bitwise
+    // theirs; the caller multiplies the unpacked B otherwise.
+    if (use_bf16_engine(round_to, m)) return kPrepackedNotTaken;
+    if (cs_c != 1 || (n == 1 && m > 1)) return kPrepackedNotTaken;
+    const int path = tuning().path;
+    if (m == 1 && path == 0) return kPrepackedNotTaken;
+    const double mnk = double(m) * n * k;
+    const bool skinny = m <= 2 * ks.mr || k <= 32;
+    if (path == 1 || (path == 0 && (mnk <= kSmallMNK || skinny)))
+        return kPrepackedNotTaken;
+    if (packed_kc(k) != kc_packed) return kPrepackedNotTaken;
+    const int nt = threads_for(2.0 * m * n * k);
+    OpProblem<float, SrcOperand, PrepackedOperand> p{
+        m,    n,  k,     {static_cast<const char*>(a), sa, &kk.src},
+        rs_a, cs_a, {packed_b, round_up(n, ks.nr), 0},
+        0,    1,  c,     rs_c,
+        cs_c, accumulate};
+    return packed_path(ks, p, nt);
 }
 
 double fma_peak_gflops(double seconds) {
