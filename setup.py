@@ -36,6 +36,12 @@ ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
     "avx512": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
                "-mavx2", "-mfma", "-mf16c"],
+    # The bfloat16 tile kernel; built only where the compiler accepts the
+    # flags (AMX_PROBE), otherwise the folder is left out and the "amx"
+    # engine reports that this build lacks it.
+    "amx": ["-mamx-tile", "-mamx-bf16", "-mavx512f", "-mavx512bw",
+            "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mavx2", "-mfma",
+            "-mf16c"],
 }
 
 
@@ -74,6 +80,23 @@ int main() {
 """
 
 
+# Compiled and linked, never run (this machine may have no AMX): the
+# compiler and assembler must know the tile instructions.
+AMX_PROBE = r"""
+#include <immintrin.h>
+void ft_probe_tiles(const void* cfg, const void* p, float* c) {
+    _tile_loadconfig(cfg);
+    _tile_loadd(4, p, 64);
+    _tile_loadd(6, p, 64);
+    _tile_zero(0);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_stored(0, c, 64);
+    _tile_release();
+}
+int main() { return 0; }
+"""
+
+
 class BuildExt(build_ext):
     """build_ext with per-directory ISA flags and an OpenMP probe."""
 
@@ -91,7 +114,18 @@ class BuildExt(build_ext):
             else:
                 print("fasttensor: the compiler has no working OpenMP; "
                       "building single-threaded", file=sys.stderr)
+        amx_ok = IS_X86_64 and _compiler_accepts(compiler, ISA_FLAGS["amx"],
+                                                 AMX_PROBE)
+        if IS_X86_64 and not amx_ok:
+            print("fasttensor: the compiler does not accept the AMX flags; "
+                  "building without the AMX tile kernel", file=sys.stderr)
         for ext in self.extensions:
+            if amx_ok:
+                ext.define_macros.append(("FT_HAVE_AMX_KERNEL", "1"))
+            else:
+                ext.sources = [s for s in ext.sources
+                               if os.sep + "amx" + os.sep not in
+                               os.sep + os.path.normpath(s)]
             ext.extra_compile_args += openmp
             ext.extra_link_args += openmp
             if openmp:
@@ -114,7 +148,7 @@ class BuildExt(build_ext):
 
 def kernel_sources():
     sources = sorted(glob.glob("src/core/*.cpp") + glob.glob("src/ops/*.cpp"))
-    isas = ["scalar"] + (["avx2", "avx512"] if IS_X86_64 else [])
+    isas = ["scalar"] + (["avx2", "avx512", "amx"] if IS_X86_64 else [])
     for isa in isas:
         sources += sorted(glob.glob(f"src/kernels/{isa}/*.cpp"))
     return sources

@@ -33,6 +33,10 @@ const char* bf16_engine_name(Bf16Engine e);
 // this CPU, OS or build cannot run it.  Not thread-safe; call between ops.
 int set_bf16_engine(const char* name);
 
+// Why the engine `name` cannot run now (CPU, OS, build or active ISA), or
+// nullptr when it can ("auto" always can).
+const char* bf16_engine_unavailable(const char* name);
+
 // Products with fewer rows than this stay on the vector units (GEMV and
 // decode-style shapes, where the tile setup does not pay).
 constexpr int64_t kBf16TileMinRows = 16;
@@ -63,6 +67,13 @@ int gemm_bf16_engine_prepacked(int64_t m, int64_t n, int64_t k,
 
 // Peak bfloat16 rate of the engine on one core in TFLOP/s, measured over
 // about `seconds` (0 when the engine is `convert`).
+// For amx_emulated this is the rate of the software model of the tile
+// instructions, not a hardware figure.
 double bf16_engine_peak_tflops(double seconds);
+
+// Cache blocks of the tile engines in rows (mc) and columns (nc) of C,
+// rounded up to 32; 0 restores the default (an A block of about 512 KiB,
+// nc = 256).  For tests and tuning; not thread-safe.
+void bf16_engine_tune(int64_t mc, int64_t nc);
 
 }  // namespace ft
