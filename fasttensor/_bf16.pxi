@@ -8,6 +8,7 @@ cdef extern from "ops/gemm_bf16.h" namespace "ft":
         amx
         avx512_bf16
         amx_emulated
+        avx512_bf16_emulated
     ctypedef struct Bf16Operand:
         const void* p
         bint is_f32
@@ -40,20 +41,24 @@ cdef extern from "kernels/amx_tiles.h" namespace "ft::amx_emu":
         const uint16_t* b) nogil
 
 
-BF16_ENGINES = ("auto", "convert", "amx", "avx512_bf16", "amx_emulated")
+BF16_ENGINES = ("auto", "convert", "amx", "avx512_bf16", "amx_emulated",
+                "avx512_bf16_emulated")
 
 # What show_config prints for each engine.
 BF16_ENGINE_DESCRIPTION = {
     "amx": "AMX-BF16 tiles",
     "avx512_bf16": "AVX512-BF16 dot products",
     "amx_emulated": "AMX tile kernel on a software model, for tests",
+    "avx512_bf16_emulated": "AVX512-BF16 kernel on a software model, for "
+                            "tests",
     "convert": "float32 kernels",
 }
 
 
 def _bf16_engine():
     """The name of the engine bfloat16 products run on: 'amx',
-    'avx512_bf16', 'amx_emulated' or 'convert' (float32 kernels)."""
+    'avx512_bf16', 'amx_emulated', 'avx512_bf16_emulated' or 'convert'
+    (float32 kernels)."""
     return ft_bf16_engine_name(ft_bf16_engine()).decode()
 
 
@@ -64,8 +69,9 @@ def _set_bf16_engine(name):
     ----------
     name : str
         'auto' (the best one this CPU, OS and active ISA allow), 'convert',
-        'amx', 'avx512_bf16' or 'amx_emulated' (the AMX kernel on a
-        software model of the tile instructions: any CPU, slow, for tests).
+        'amx', 'avx512_bf16', 'amx_emulated' or 'avx512_bf16_emulated'
+        (the AMX or AVX512-BF16 kernel on a software model of its
+        instructions: any CPU, slow, for tests).
 
     Raises
     ------
@@ -104,8 +110,9 @@ def _bf16_engine_tune(mc=0, nc=0):
 
 
 def _bf16_engine_peak_tflops(seconds=0.1):
-    """TDPBF16PS rate of the current engine on one core, in TFLOP/s (0 for
-    'convert'; for 'amx_emulated' the rate of the software model)."""
+    """TDPBF16PS or VDPBF16PS rate of the current engine on one core, in
+    TFLOP/s (0 for 'convert'; for the emulated engines the rate of the
+    software model)."""
     cdef double s = seconds
     cdef double r
     with nogil:

@@ -1,9 +1,10 @@
 """The bfloat16 matrix engines (src/ops/gemm_bf16.h).
 
-Every test runs on each engine this machine can run: ``amx_emulated`` (the
-AMX tile kernel, its packing and its driver over a software model of the
-tile instructions) everywhere, ``amx`` and ``avx512_bf16`` where the CPU,
-OS and build allow them (skipped with the reason otherwise).
+Every test runs on each engine this machine can run: ``amx_emulated`` and
+``avx512_bf16_emulated`` (the AMX tile kernel and the AVX512-BF16 vector
+kernel, their packing and their driver over software models of the
+instructions) everywhere, ``amx`` and ``avx512_bf16`` where the CPU, OS and
+build allow them (skipped with the reason otherwise).
 
 Reference: float64 NumPy on the inputs rounded to bfloat16 by ml_dtypes.
 A float32 sum of k exact products (each bfloat16 product is exact in
@@ -21,7 +22,7 @@ from fasttensor import _C
 
 BF16 = ml_dtypes.bfloat16
 U = 2.0 ** -24
-ENGINES = ["amx_emulated", "amx", "avx512_bf16"]
+ENGINES = ["amx_emulated", "avx512_bf16_emulated", "amx", "avx512_bf16"]
 
 
 @pytest.fixture(params=ENGINES)
@@ -115,6 +116,13 @@ def test_cache_blocks(engine, rng):
     _C._bf16_engine_tune(0, 0)
     default = np.asarray(_mm(a, b))
     np.testing.assert_array_equal(small, default)
+
+
+def test_default_blocks(engine, rng):
+    # Crosses the default blocks: 2 m blocks of 1024 rows (k = 40) and an
+    # n block edge at 256 columns.
+    a, b = _rand(rng, (1100, 40)), _rand(rng, (40, 300))
+    _check(_mm(a, b), a, b)
 
 
 def test_transposed_and_strided(engine, rng):
@@ -243,10 +251,12 @@ def test_set_engine_errors():
         _C._set_bf16_engine("tpu")
     with pytest.raises(TypeError, match="name must be a str"):
         _C._set_bf16_engine(3)
-    # No AVX512-BF16 kernel exists: refused everywhere, with the reason.
-    with pytest.raises(RuntimeError, match="no AVX512-BF16 kernel"):
-        _C._set_bf16_engine("avx512_bf16")
     cpu = _C.cpu_features()
+    if not cpu["avx512_bf16"]:
+        with pytest.raises(RuntimeError, match="'avx512_bf16' cannot run "
+                           r"here: (this build has no AVX512-BF16 kernel|"
+                           "the CPU does not report AVX512-BF16)"):
+            _C._set_bf16_engine("avx512_bf16")
     if not (cpu["amx_tile"] and cpu["amx_bf16"]):
         with pytest.raises(RuntimeError, match="'amx' cannot run here: "
                            r"(this build has no AMX kernel|the CPU does "
@@ -270,9 +280,9 @@ def test_auto_never_picks_emulation():
     try:
         _C._set_bf16_engine("auto")
         auto = _C._bf16_engine()
-        assert auto in ("amx", "convert")
+        assert auto in ("amx", "avx512_bf16", "convert")
         cpu = _C.cpu_features()
-        if not (cpu["amx_tile"] and cpu["amx_bf16"]):
+        if not (cpu["amx_tile"] and cpu["amx_bf16"]) and not cpu["avx512_bf16"]:
             assert auto == "convert"
     finally:
         if _C._bf16_engine() != previous:
@@ -289,6 +299,21 @@ def test_show_config_reports_engine(engine):
 def test_peak_probe(engine):
     # Only that the probe runs the tile instructions and returns a rate.
     assert _C._bf16_engine_peak_tflops(0.001) > 0.0
+
+
+def test_pair_order_by_hand(engine):
+    """The order of the four products of two k pairs, worked out by hand:
+    terms t0 = 1, t1 = 0, t2 = 2**-24, t3 = 2**-23.  TDPBF16PS adds t0, t1,
+    t2, t3: 1 + 2**-24 is a tie (rounds to 1), then 1 + 2**-23.  VDPBF16PS
+    adds t1, t0, t3, t2: 1 + 2**-23, then a tie that rounds to the even
+    1 + 2**-22.  The exact sum is 1 + 3 * 2**-24."""
+    a = np.array([[1.0, 0.0, 2.0 ** -12, 2.0 ** -11]], np.float32)
+    b = np.array([[1.0], [1.0], [2.0 ** -12], [2.0 ** -12]], np.float32)
+    got = float(np.asarray(_mm(a, b))[0, 0])
+    if engine.startswith("amx"):
+        assert got == 1 + 2.0 ** -23
+    else:
+        assert got == 1 + 2.0 ** -22
 
 
 def _bf16_bits(values):

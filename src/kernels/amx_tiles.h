@@ -1,9 +1,14 @@
 // The AMX tile configuration (the 64-byte operand of LDTILECFG) and the
-// declarations of the two builds of the bfloat16 tile kernel
-// (src/kernels/amx_gemm.inl): ft::amx_hw on the AMX instructions
-// (src/kernels/amx/, only where the compiler accepts the AMX flags, which
-// defines FT_HAVE_AMX_KERNEL) and ft::amx_emu on the software model of the
-// tile instructions (src/ops/amx_model.h, any CPU).
+// declarations of the builds of the bfloat16 kernels
+// (src/kernels/bf16_gemm.inl):
+//   ft::amx_hw     the tile kernel on the AMX instructions (src/kernels/amx/,
+//                  only where the compiler accepts the AMX flags, which
+//                  defines FT_HAVE_AMX_KERNEL);
+//   ft::amx_emu    the tile kernel on the software model of the tile
+//                  instructions (src/ops/amx_model.h, any CPU);
+//   ft::bf16v_hw   the vector kernel on VDPBF16PS (src/kernels/avx512bf16/,
+//                  FT_HAVE_AVX512BF16_KERNEL);
+//   ft::bf16v_emu  the vector kernel on the software model of VDPBF16PS.
 #pragma once
 
 #include <cstdint>
@@ -36,8 +41,9 @@ constexpr int kTileBytes = 64;
                       const uint16_t* pb, float* c, int64_t rs_c,          \
                       int64_t cs_c, bool accumulate, int64_t mc,           \
                       int64_t nc);                                         \
-    /* TDPBF16PS rate on one core over about `seconds`, in TFLOP/s. */     \
-    double tile_peak_tflops(double seconds);
+    /* TDPBF16PS or VDPBF16PS rate on one core over about `seconds`, in  \
+       TFLOP/s. */                                                         \
+    double peak_tflops(double seconds);
 
 namespace amx_emu {
 FT_AMX_KERNEL_DECLS
@@ -55,6 +61,16 @@ int model_tdpbf16ps(int m, int n, int kp, float* c, const uint16_t* a,
 namespace amx_hw {
 FT_AMX_KERNEL_DECLS
 }  // namespace amx_hw
+#endif
+
+namespace bf16v_emu {
+FT_AMX_KERNEL_DECLS
+}  // namespace bf16v_emu
+
+#if defined(FT_HAVE_AVX512BF16_KERNEL)
+namespace bf16v_hw {
+FT_AMX_KERNEL_DECLS
+}  // namespace bf16v_hw
 #endif
 
 #undef FT_AMX_KERNEL_DECLS

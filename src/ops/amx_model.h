@@ -1,6 +1,7 @@
-// A software model of the AMX tile instructions the bfloat16 tile kernel
-// uses, in baseline C++, so that the kernel, its packing and its driver run
-// (slowly) on any CPU and are tested where there is no AMX.
+// Software models of the AMX tile instructions the bfloat16 tile kernel
+// uses, and of VDPBF16PS for the vector kernel, in baseline C++, so that
+// the kernels, their packing and their driver run (slowly) on any CPU and
+// are tested where there is no AMX or AVX512-BF16.
 //
 // State per thread, as on the hardware: 8 tile registers of 16 rows x 64
 // bytes and the loaded TileConfig.  Semantics follow Intel's pseudo-code
@@ -24,6 +25,10 @@
 // An instruction the CPU would refuse (no configuration loaded, a tile
 // shape TDPBF16PS rejects, equal tile operands) does nothing and counts a
 // fault (model_faults()); the tests require the count to stay 0.
+//
+// VDPBF16PS (ModelVec::dpbf16ps), per lane j of 16, in this order:
+//   acc[j] += bf16(a[2j+1]) * bf16(b[2j+1]);  acc[j] += bf16(a[2j]) * bf16(b[2j])
+// with the same float32 rounding, input and output flushing as above.
 //
 // Only src/ops/gemm_bf16.cpp includes this header (baseline flags).
 #pragma once
@@ -170,6 +175,42 @@ struct ModelTiles {
         for (int mi = m_rows; mi < kTileRows; ++mi)
             std::memset(s.tile[C][mi], 0, kTileBytes);
     }
+};
+
+// VDPBF16PS on 512-bit registers.
+struct ModelVec {
+    struct Acc {
+        float v[16];
+    };
+    struct Pairs {
+        uint16_t h[32];
+    };
+    static Acc zero() { return Acc{}; }
+    static Pairs load(const uint16_t* p) {
+        Pairs r;
+        std::memcpy(r.h, p, sizeof r.h);
+        return r;
+    }
+    static Pairs broadcast_pair(const uint16_t* p) {
+        Pairs r;
+        for (int j = 0; j < 16; ++j) r.h[2 * j] = p[0], r.h[2 * j + 1] = p[1];
+        return r;
+    }
+    static Acc dpbf16ps(Acc c, const Pairs& a, const Pairs& b) {
+        for (int j = 0; j < 16; ++j) {
+            float t = model_ftz(c.v[j] + model_bf16_daz(a.h[2 * j + 1]) *
+                                             model_bf16_daz(b.h[2 * j + 1]));
+            c.v[j] = model_ftz(t + model_bf16_daz(a.h[2 * j]) *
+                                       model_bf16_daz(b.h[2 * j]));
+        }
+        return c;
+    }
+    static void store(float* p, const Acc& c) {
+        std::memcpy(p, c.v, sizeof c.v);
+    }
+    // Makes the compiler assume the accumulator is read and changed, so
+    // that the peak probe's loop over constant inputs is not folded away.
+    static void keep(Acc& c) { __asm__ volatile("" : : "r"(c.v) : "memory"); }
 };
 
 }  // namespace amx_emu

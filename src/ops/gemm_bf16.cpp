@@ -4,22 +4,26 @@
 //
 // Engines:
 //   amx           src/kernels/amx/gemm_amx.cpp, the tile kernel
-//                 (kernels/amx_gemm.inl) on the AMX instructions;
-//   amx_emulated  the same kernel, packing and driver over the software
-//                 model of the tile instructions (ops/amx_model.h), built
-//                 here with the baseline flags: it runs on any CPU, some
-//                 thousand times slower, so that the kernel's logic is
-//                 tested where there is no AMX; never chosen automatically;
-//   avx512_bf16   not implemented (see set_bf16_engine);
+//                 (kernels/bf16_gemm.inl) on the AMX instructions;
+//   avx512_bf16   src/kernels/avx512bf16/, the vector kernel of the same
+//                 file on VDPBF16PS, reading the same packed operands;
+//   amx_emulated, avx512_bf16_emulated
+//                 the same kernels, packing and driver over software
+//                 models of the instructions (ops/amx_model.h), built here
+//                 with the baseline flags: they run on any CPU, some
+//                 thousand times slower, so that the kernels' logic is
+//                 tested where the instructions do not exist; never chosen
+//                 automatically;
 //   convert       no engine: float32 kernels on widened operands.
 //
 // Automatic choice: amx when the build has the AMX kernel, the CPU reports
 // AMX-TILE and AMX-BF16 (with the OS saving the tile state, XCR0 bits 17
 // and 18), Linux grants this process the tile data state, and the active
-// ISA is avx512 (FASTTENSOR_ISA=avx2 or scalar therefore switches AMX
-// off); convert otherwise.  An engine chosen by set_bf16_engine stays
-// chosen, except that amx falls back to convert while the active ISA is
-// below avx512.
+// ISA is avx512; else avx512_bf16 when the build has that kernel, the CPU
+// reports AVX512-BF16 and the active ISA is avx512; convert otherwise
+// (FASTTENSOR_ISA=avx2 or scalar therefore switches both engines off).
+// An engine chosen by set_bf16_engine stays chosen, except that amx and
+// avx512_bf16 fall back to convert while the active ISA is below avx512.
 
 #include "ops/gemm_bf16.h"
 
@@ -48,7 +52,7 @@ namespace amx_emu {
 
 using Tiles = ModelTiles;
 
-#include "kernels/amx_gemm.inl"
+#include "kernels/bf16_gemm.inl"
 
 int64_t model_faults() {
     return __atomic_load_n(&model_fault_count(), __ATOMIC_RELAXED);
@@ -75,6 +79,16 @@ int model_tdpbf16ps(int m, int n, int kp, float* c, const uint16_t* a,
 }
 
 }  // namespace amx_emu
+
+namespace bf16v_emu {
+
+using Vec = amx_emu::ModelVec;
+
+#define FT_BF16_VECTOR_KERNEL 1
+#include "kernels/bf16_gemm.inl"
+#undef FT_BF16_VECTOR_KERNEL
+
+}  // namespace bf16v_emu
 
 // ------------------------------------------------ engine choice
 
@@ -103,6 +117,14 @@ bool os_grants_amx() {
 #endif
 }
 
+bool avx512bf16_built() {
+#if defined(FT_HAVE_AVX512BF16_KERNEL)
+    return true;
+#else
+    return false;
+#endif
+}
+
 bool amx_built() {
 #if defined(FT_HAVE_AMX_KERNEL)
     return true;
@@ -117,6 +139,7 @@ const char* why_not(Bf16Engine e) {
     switch (e) {
         case Bf16Engine::convert:
         case Bf16Engine::amx_emulated:
+        case Bf16Engine::avx512_bf16_emulated:
             return nullptr;
         case Bf16Engine::amx:
             if (!amx_built())
@@ -134,10 +157,17 @@ const char* why_not(Bf16Engine e) {
                        "(arch_prctl ARCH_REQ_XCOMP_PERM)";
             return nullptr;
         case Bf16Engine::avx512_bf16:
-            // A VDPBF16PS kernel over the VNNI B layout is not written:
-            // CPUs with AVX512-BF16 and no AMX use the convert path.
-            return "fasttensor has no AVX512-BF16 kernel; bfloat16 products "
-                   "run on the float32 kernels (engine 'convert')";
+            if (!avx512bf16_built())
+                return "this build has no AVX512-BF16 kernel (the compiler "
+                       "did not accept -mavx512bf16, or the target is not "
+                       "x86-64)";
+            if (!f.avx512_bf16)
+                return "the CPU does not report AVX512-BF16 (with AVX-512 "
+                       "F/BW/DQ/VL and the OS saving the ZMM state)";
+            if (active_isa() != Isa::avx512)
+                return "the active ISA is below avx512 (FASTTENSOR_ISA or "
+                       "_set_isa)";
+            return nullptr;
     }
     return "unknown engine";
 }
@@ -171,7 +201,9 @@ Bf16Engine bf16_engine() {
         const Bf16Engine e = static_cast<Bf16Engine>(g_choice);
         return why_not(e) ? Bf16Engine::convert : e;
     }
-    return why_not(Bf16Engine::amx) ? Bf16Engine::convert : Bf16Engine::amx;
+    if (!why_not(Bf16Engine::amx)) return Bf16Engine::amx;
+    if (!why_not(Bf16Engine::avx512_bf16)) return Bf16Engine::avx512_bf16;
+    return Bf16Engine::convert;
 }
 
 const char* bf16_engine_name(Bf16Engine e) {
@@ -179,6 +211,7 @@ const char* bf16_engine_name(Bf16Engine e) {
         case Bf16Engine::amx: return "amx";
         case Bf16Engine::avx512_bf16: return "avx512_bf16";
         case Bf16Engine::amx_emulated: return "amx_emulated";
+        case Bf16Engine::avx512_bf16_emulated: return "avx512_bf16_emulated";
         default: return "convert";
     }
 }
@@ -190,7 +223,8 @@ const char* bf16_engine_unavailable(const char* name) {
     } table[] = {{"convert", Bf16Engine::convert},
                  {"amx", Bf16Engine::amx},
                  {"avx512_bf16", Bf16Engine::avx512_bf16},
-                 {"amx_emulated", Bf16Engine::amx_emulated}};
+                 {"amx_emulated", Bf16Engine::amx_emulated},
+                 {"avx512_bf16_emulated", Bf16Engine::avx512_bf16_emulated}};
     if (std::strcmp(name, "auto") == 0) return nullptr;
     for (const auto& t : table)
         if (std::strcmp(name, t.name) == 0) return why_not(t.e);
@@ -203,8 +237,9 @@ int set_bf16_engine(const char* name) {
         return 0;
     }
     static const char* const names[] = {"convert", "amx", "avx512_bf16",
-                                        "amx_emulated"};
-    for (int i = 0; i < 4; ++i) {
+                                        "amx_emulated",
+                                        "avx512_bf16_emulated"};
+    for (int i = 0; i < 5; ++i) {
         if (std::strcmp(name, names[i]) != 0) continue;
         if (why_not(static_cast<Bf16Engine>(i))) return 2;
         g_choice = i;
@@ -225,11 +260,19 @@ size_t bf16_engine_packed_b_bytes(int64_t k, int64_t n) {
 
 void bf16_engine_pack_b(int64_t k, int64_t n, Bf16Operand b, void* dst) {
     if (k <= 0 || n <= 0) return;
+    uint16_t* d = static_cast<uint16_t*>(dst);
+    switch (bf16_engine()) {
 #if defined(FT_HAVE_AMX_KERNEL)
-    if (bf16_engine() == Bf16Engine::amx)
-        return amx_hw::pack_b(k, n, b, static_cast<uint16_t*>(dst));
+        case Bf16Engine::amx:
+            return amx_hw::pack_b(k, n, b, d);
 #endif
-    amx_emu::pack_b(k, n, b, static_cast<uint16_t*>(dst));
+#if defined(FT_HAVE_AVX512BF16_KERNEL)
+        case Bf16Engine::avx512_bf16:
+            return bf16v_hw::pack_b(k, n, b, d);
+#endif
+        default:
+            return amx_emu::pack_b(k, n, b, d);
+    }
 }
 
 int gemm_bf16_engine_prepacked(int64_t m, int64_t n, int64_t k,
@@ -246,9 +289,17 @@ int gemm_bf16_engine_prepacked(int64_t m, int64_t n, int64_t k,
             return amx_hw::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
                                          accumulate, mc, nc);
 #endif
+#if defined(FT_HAVE_AVX512BF16_KERNEL)
+        case Bf16Engine::avx512_bf16:
+            return bf16v_hw::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
+                                           accumulate, mc, nc);
+#endif
         case Bf16Engine::amx_emulated:
             return amx_emu::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
                                           accumulate, mc, nc);
+        case Bf16Engine::avx512_bf16_emulated:
+            return bf16v_emu::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
+                                            accumulate, mc, nc);
         default:
             return kErrArgument;
     }
@@ -276,12 +327,18 @@ double bf16_engine_peak_tflops(double seconds) {
     switch (bf16_engine()) {
 #if defined(FT_HAVE_AMX_KERNEL)
         case Bf16Engine::amx:
-            return amx_hw::tile_peak_tflops(seconds);
+            return amx_hw::peak_tflops(seconds);
 #endif
+#if defined(FT_HAVE_AVX512BF16_KERNEL)
+        case Bf16Engine::avx512_bf16:
+            return bf16v_hw::peak_tflops(seconds);
+#endif
+        // The software models' rates: what the tests run at, not hardware
+        // figures.
         case Bf16Engine::amx_emulated:
-            // The software model's rate: what the tests run at, not a
-            // hardware figure.
-            return amx_emu::tile_peak_tflops(seconds);
+            return amx_emu::peak_tflops(seconds);
+        case Bf16Engine::avx512_bf16_emulated:
+            return bf16v_emu::peak_tflops(seconds);
         default:
             return 0.0;
     }

@@ -1,4 +1,4 @@
-// The bfloat16 tile kernel (src/kernels/amx_gemm.inl) on the AMX
+// The bfloat16 tile kernel (src/kernels/bf16_gemm.inl) on the AMX
 // instructions.  Built with the AMX and AVX-512 flags (setup.py) and run
 // only when the CPU has AMX-BF16, Linux granted the tile state and the
 // active ISA is avx512 (ops/gemm_bf16.cpp decides).
@@ -91,7 +91,7 @@ struct AmxTiles {
 
 using Tiles = AmxTiles;
 
-#include "../amx_gemm.inl"
+#include "../bf16_gemm.inl"
 
 }  // namespace amx_hw
 }  // namespace ft

@@ -1,18 +1,27 @@
-// bfloat16 GEMM on AMX tiles: packing, micro-kernel, macro-kernel and the
-// peak probe, written once over a tile-operations policy `Tiles`.
+// bfloat16 GEMM on AMX tiles or on AVX512-BF16 dot products: packing,
+// micro-kernel, macro-kernel and the peak probe, written once over an
+// operations policy.
 //
-// The including file opens its own namespace (ft::amx_hw or ft::amx_emu),
-// defines `Tiles` there and includes this file inside it, so that the AMX
-// build (AVX-512 and AMX flags) and the model build (baseline flags) never
-// share a symbol (NOTE(odr) in core/simd.h).  `Tiles` provides
-//   config(const TileConfig&), release(), zero<t>(), load<t>(p, stride),
-//   stream_load<t>(p, stride), store<t>(p, stride), dpbf16ps<c, a, b>()
-// with tile numbers as template arguments (the instructions take them as
-// immediates) and strides in bytes.
+// The including file opens its own namespace (ft::amx_hw, ft::amx_emu,
+// ft::bf16v_hw or ft::bf16v_emu), defines the policy there and includes
+// this file inside it, so that the builds with AMX or AVX-512 flags and
+// the model builds (baseline flags) never share a symbol (NOTE(odr) in
+// core/simd.h).
+//
+// Tile engine (default): `Tiles` provides config(const TileConfig&),
+//   release(), zero<t>(), load<t>(p, stride), stream_load<t>(p, stride),
+//   store<t>(p, stride), dpbf16ps<c, a, b>() with tile numbers as template
+//   arguments (the instructions take them as immediates), strides in
+//   bytes.
+// Vector engine (FT_BF16_VECTOR_KERNEL defined): `Vec` provides types Acc
+//   (16 float32) and Pairs (16 bfloat16 pairs) and zero(), load(p) (64
+//   bytes), broadcast_pair(p) (one pair in every lane), dpbf16ps(acc, a, b)
+//   (VDPBF16PS), store(p, acc), keep(acc&) (an optimisation barrier).
 //
 // Formula: C (m x n, float32) = (C +) A (m x k) @ B (k x n), each product
-//   term a bfloat16 x bfloat16 product, summed in float32 by TDPBF16PS in
-//   k order, two k values (a pair) per step of the instruction.
+//   term a bfloat16 x bfloat16 product, summed in float32 in k order, two
+//   k values (a pair) per step of the instruction: TDPBF16PS adds the even
+//   k of the pair first, VDPBF16PS the odd one (Intel's pseudo-code).
 //
 // Packing contract (bfloat16 bits; a float32 source is rounded to bfloat16
 // to nearest even while packing, NaN kept, as half.h's bf16_from_f32):
@@ -34,6 +43,10 @@
 //   tiles (32 x 32 float32), tmm4-5 two A tiles (32 rows x 32 k), tmm6-7
 //   two B tiles (32 k x 32 columns).  Each k step is 4 loads and 4
 //   TDPBF16PS (16 x 16 x 32 multiply-adds each).
+// Vector register budget: the 32 x 32 C tile in four passes of 8 rows x
+//   32 columns, 16 zmm accumulators; per k pair 2 B loads (one row of
+//   each VNNI tile: 16 columns x 2) and 8 A pair broadcasts read from the
+//   same packed A panel, 16 VDPBF16PS.
 //
 // Blocking: B is packed whole (the panel of every column for the full k,
 //   in the pool) and shared by the threads; work units are blocks of
@@ -143,6 +156,8 @@ void write_back(const float* buf, int64_t rows, int64_t cols, float* c,
     }
 }
 
+#if !defined(FT_BF16_VECTOR_KERNEL)
+
 inline void set_kernel_config(TileConfig& cfg) {
     std::memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
@@ -155,6 +170,15 @@ inline void set_kernel_config(TileConfig& cfg) {
     __asm__ volatile("" ::: "memory");
 }
 
+// The tile configuration, loaded at the start of each chunk of work and
+// released at its end.
+inline void engine_begin() {
+    TileConfig cfg;
+    set_kernel_config(cfg);
+    Tiles::config(cfg);
+}
+
+inline void engine_end() { Tiles::release(); }
 // One 32 x 32 C tile over the whole k: C tiles start at 0 and are stored
 // to c (row stride ldc bytes).  ap, bp: one A panel and one B panel.
 template <bool kStreamB>
@@ -191,6 +215,47 @@ void micro_kernel(const uint16_t* ap, const uint16_t* bp, int64_t ksteps,
     Tiles::template store<3>(c + half + 16, ldc);
 }
 
+#else  // FT_BF16_VECTOR_KERNEL
+
+inline void engine_begin() {}
+inline void engine_end() {}
+
+constexpr int64_t kVecRows = 8;  // C rows per pass of the micro-kernel
+
+// One 32 x 32 C tile over the whole k, stored to c (row stride ldc bytes).
+template <bool kStreamB>
+void micro_kernel(const uint16_t* ap, const uint16_t* bp, int64_t ksteps,
+                  float* c, int64_t ldc) {
+    using Acc = typename Vec::Acc;
+    using Pairs = typename Vec::Pairs;
+    const int64_t ldf = ldc / int64_t(sizeof(float));
+    for (int64_t r0 = 0; r0 < kPanel; r0 += kVecRows) {
+        Acc acc[kVecRows][2];
+        for (int64_t r = 0; r < kVecRows; ++r)
+            acc[r][0] = Vec::zero(), acc[r][1] = Vec::zero();
+        for (int64_t s = 0; s < ksteps; ++s) {
+            for (int64_t p = 0; p < kStepK / 2; ++p) {
+                // Row p of each B tile: columns 0-15 and 16-31, k pair p.
+                const uint16_t* bs = bp + s * kStepElems + p * kStepK;
+                const Pairs b0 = Vec::load(bs);
+                const Pairs b1 = Vec::load(bs + kTileElems);
+                const uint16_t* as = ap + s * kStepElems + r0 * kStepK + 2 * p;
+                for (int64_t r = 0; r < kVecRows; ++r) {
+                    const Pairs a = Vec::broadcast_pair(as + r * kStepK);
+                    acc[r][0] = Vec::dpbf16ps(acc[r][0], a, b0);
+                    acc[r][1] = Vec::dpbf16ps(acc[r][1], a, b1);
+                }
+            }
+        }
+        for (int64_t r = 0; r < kVecRows; ++r) {
+            Vec::store(c + (r0 + r) * ldf, acc[r][0]);
+            Vec::store(c + (r0 + r) * ldf + 16, acc[r][1]);
+        }
+    }
+}
+
+#endif  // FT_BF16_VECTOR_KERNEL
+
 struct GemmArgs {
     int64_t m, n, k, ksteps;
     Bf16Operand a;
@@ -211,9 +276,7 @@ bool run_units(const GemmArgs& g, int64_t u0, int64_t u1) {
     uint16_t* abuf = static_cast<uint16_t*>(pool_alloc(abytes));
     if (!abuf) return false;
     alignas(64) float cbuf[kPanel * kPanel];
-    TileConfig cfg;
-    set_kernel_config(cfg);
-    Tiles::config(cfg);
+    engine_begin();
     const int64_t pan_m = ceil_div(g.m, kPanel), pan_n = ceil_div(g.n, kPanel);
     int64_t held = -1;  // the m block abuf holds
     for (int64_t u = u0; u < u1; ++u) {
@@ -256,7 +319,7 @@ bool run_units(const GemmArgs& g, int64_t u0, int64_t u1) {
             }
         }
     }
-    Tiles::release();
+    engine_end();
     pool_free(abuf, abytes);
     return true;
 }
@@ -315,12 +378,12 @@ int gemm_packed_b(int64_t m, int64_t n, int64_t k, const Bf16Operand& a,
     return failed ? kErrNoMemory : kOk;
 }
 
+#if !defined(FT_BF16_VECTOR_KERNEL)
+
 // TDPBF16PS on one core: 4 independent accumulator tiles, each
 // instruction 16 x 16 x 32 multiply-adds (16384 flops).
-double tile_peak_tflops(double seconds) {
-    TileConfig cfg;
-    set_kernel_config(cfg);
-    Tiles::config(cfg);
+double peak_tflops(double seconds) {
+    engine_begin();
     Tiles::template zero<4>();
     Tiles::template zero<5>();
     Tiles::template zero<6>();
@@ -346,6 +409,43 @@ double tile_peak_tflops(double seconds) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         t1 = double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
     } while (t1 - t0 < seconds);
-    Tiles::release();
+    engine_end();
     return double(ops) * 16384.0 / (t1 - t0) * 1e-12;
 }
+
+#else  // FT_BF16_VECTOR_KERNEL
+
+// VDPBF16PS on one core: 12 independent accumulators (more than the
+// latency x throughput of the CPUs that have it), each instruction 16
+// lanes x 2 multiply-adds (64 flops).
+double peak_tflops(double seconds) {
+    using Acc = typename Vec::Acc;
+    using Pairs = typename Vec::Pairs;
+    constexpr int kChains = 12;
+    constexpr int64_t kInner = 256;
+    alignas(64) static const uint16_t zeros[32] = {0};
+    const Pairs a = Vec::load(zeros), b = Vec::load(zeros);
+    Acc acc[kChains];
+    for (int i = 0; i < kChains; ++i) acc[i] = Vec::zero();
+    int64_t ops = 0;
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const double t0 = double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    double t1 = t0;
+    do {
+        for (int64_t it = 0; it < kInner; ++it) {
+            for (int i = 0; i < kChains; ++i) {
+                acc[i] = Vec::dpbf16ps(acc[i], a, b);
+                Vec::keep(acc[i]);
+            }
+        }
+        ops += kChains * kInner;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t1 = double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    } while (t1 - t0 < seconds);
+    alignas(64) float sink[16];
+    for (int i = 0; i < kChains; ++i) Vec::store(sink, acc[i]);
+    return double(ops) * 64.0 / (t1 - t0) * 1e-12;
+}
+
+#endif  // FT_BF16_VECTOR_KERNEL
