@@ -135,6 +135,8 @@ def test_transposed_and_strided(engine, rng):
         (ta[::2, 1::3], tb[:27, ::2]),              # both strided
         (ta[::-1, :40], tb[40:0:-1, ::-1]),         # negative strides
         (ta.T[::-2, ::-1], tb[:70, 1::2].T.T),      # mixed
+        (ta[:20, :64], tb[64:0:-1, 2:40]),          # rows of B reversed
+        (ta[:9, :33], tb[:33, 5].reshape(33, 1)),   # one column
     ]
     for xa, xb in cases:
         c = _C._bf16_engine_matmul(xa, xb)
@@ -161,6 +163,10 @@ def test_float32_sources_round_while_packing(engine, rng):
     assert keep.sum() == 35 * 28
     err = np.abs(got.astype(np.float64)[keep] - ref[keep])
     assert np.all(err <= (45 + 2) * U * mag[keep])
+    # Column-major float32 B (a transposed weight) packs the same values.
+    bt = ft.asarray(np.ascontiguousarray(b32.T)).T
+    np.testing.assert_array_equal(
+        np.asarray(_C._bf16_engine_matmul(ft.asarray(a32), bt)), from_bf16)
     # Mixed: float32 A with bfloat16 B.
     mixed = np.asarray(_mm(a32, b32.astype(BF16)))
     np.testing.assert_array_equal(mixed, from_bf16)

@@ -122,24 +122,61 @@ void pack_a_panel(const Bf16Operand& a, int64_t i0, int64_t rows, int64_t k,
     }
 }
 
-// Columns [j0, j0 + cols) (cols <= 32) of B, all k, as one VNNI panel.
-void pack_b_panel(const Bf16Operand& b, int64_t j0, int64_t cols, int64_t k,
-                  int64_t ksteps, uint16_t* dst) {
+// n values of a run of an operand (element step inc) as bfloat16 bits
+// into d[0], d[step], d[2 * step], ...: the inner loops of pack_b_panel,
+// branch-free so that the compiler can vectorise them.
+inline uint16_t to_bf16(float x) { return bf16_from_f32(x); }
+inline uint16_t to_bf16(uint16_t h) { return h; }
+
+template <class T>
+inline void copy_run(const T* src, int64_t inc, int64_t n, uint16_t* d,
+                     int64_t step) {
+    for (int64_t i = 0; i < n; ++i) d[i * step] = to_bf16(src[i * inc]);
+}
+
+template <class T>
+void pack_b_panel_typed(const T* p, int64_t rs, int64_t cs, int64_t j0,
+                        int64_t cols, int64_t k, int64_t ksteps,
+                        uint16_t* dst) {
     for (int64_t s = 0; s < ksteps; ++s) {
         uint16_t* ds = dst + s * kStepElems;
         std::memset(ds, 0, kStepElems * sizeof(uint16_t));
-        for (int64_t kk = 0; kk < kStepK; ++kk) {
-            const int64_t row = s * kStepK + kk;
-            if (row >= k) break;
-            const int64_t pair = kk >> 1, e = kk & 1;
+        const int64_t k0 = s * kStepK;
+        const int64_t kn = k - k0 < kStepK ? k - k0 : kStepK;
+        if (rs == 1 && cs != 1) {
+            // Column-major B (a transposed weight): the two k values of a
+            // pair are adjacent in memory; walk each column down k.
             for (int64_t c = 0; c < cols; ++c) {
                 // Column c is column c % 16 of tile c / 16.
-                const int64_t h = c >> 4, cc = c & 15;
-                ds[(h * 16 + pair) * kStepK + 2 * cc + e] =
-                    operand_bf16(b, row, j0 + c);
+                uint16_t* d = ds + (c >> 4) * kTileElems + 2 * (c & 15);
+                const T* src = p + (j0 + c) * cs + k0;
+                for (int64_t kk = 0; kk < kn; ++kk)
+                    d[(kk >> 1) * kStepK + (kk & 1)] = to_bf16(src[kk]);
+            }
+            continue;
+        }
+        // Row by row: row k0 + kk fills element kk & 1 of pair kk >> 1
+        // for the panel's columns, 16 per tile.
+        for (int64_t kk = 0; kk < kn; ++kk) {
+            const T* src = p + (k0 + kk) * rs + j0 * cs;
+            for (int64_t h = 0; h < 2 && h * 16 < cols; ++h) {
+                const int64_t cn = cols - h * 16 < 16 ? cols - h * 16 : 16;
+                copy_run(src + h * 16 * cs, cs, cn,
+                         ds + (h * 16 + (kk >> 1)) * kStepK + (kk & 1), 2);
             }
         }
     }
+}
+
+// Columns [j0, j0 + cols) (cols <= 32) of B, all k, as one VNNI panel.
+void pack_b_panel(const Bf16Operand& b, int64_t j0, int64_t cols, int64_t k,
+                  int64_t ksteps, uint16_t* dst) {
+    if (b.is_f32)
+        pack_b_panel_typed(static_cast<const float*>(b.p), b.rs, b.cs, j0,
+                           cols, k, ksteps, dst);
+    else
+        pack_b_panel_typed(static_cast<const uint16_t*>(b.p), b.rs, b.cs, j0,
+                           cols, k, ksteps, dst);
 }
 
 // The float32 tile buffer (32 x 32, row stride 32) into C.
