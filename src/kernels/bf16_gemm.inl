@@ -35,9 +35,13 @@
 //     B[s*32 + 2r + e][q*32 + h*16 + c].
 //   Rows, columns and k values beyond the matrix are packed as +0: a k
 //   value beyond k adds 0 * 0 = +0, which leaves every sum as it is (but
-//   for the sign of a zero sum, which comes out +0), and
-//   an infinite or NaN input meets the padding of rows beyond m or columns
-//   beyond n only, results that are never stored.
+//   for the sign of a zero sum, which comes out +0), and an infinite or
+//   NaN input meets the padding of rows beyond m or columns beyond n only,
+//   results that are never stored.
+//   Packing is plain C++ (branch-free inner loops for row-major and
+//   column-major sources, which the compiler vectorises with the flags of
+//   the build); a strided or reversed operand takes an element-by-element
+//   path.
 //
 // Tile budget (palette 1, all tiles 16 rows x 64 B): tmm0-3 the 2 x 2 C
 //   tiles (32 x 32 float32), tmm4-5 two A tiles (32 rows x 32 k), tmm6-7
@@ -63,14 +67,18 @@
 // Edges: m and n by the zero padding above; a partial 32 x 32 tile (and
 //   any C layout other than row-major without accumulation) goes through a
 //   float32 tile buffer copied into C with its strides.  Each chunk of
-//   work loads the tile configuration once and releases it at its end.
+//   work a thread takes loads the tile configuration once and releases it
+//   at its end (LDTILECFG, TILERELEASE).
 //
-// Accuracy: every term is exact; each float32 addition rounds (to nearest
-//   even) and flushes denormal results, bfloat16 denormal inputs read as 0
-//   (what TDPBF16PS does; the model in ops/amx_model.h does the same).
-//   The error bound is the one of a float32 sum of k exact terms:
+// Accuracy: every term is exact (a bfloat16 product has 16 significant
+//   bits; only a product below 2^-126 loses bits, and is flushed); each
+//   float32 addition rounds to nearest even and flushes a denormal result,
+//   and bfloat16 denormal inputs read as 0 (what TDPBF16PS and VDPBF16PS
+//   do; the models in ops/amx_model.h do the same).  So the bound is the
+//   one of a float32 sum of k exact terms, at most k roundings:
 //   |C - C_exact| <= (k + 1) * 2^-24 * (|A| @ |B|) for the rounded inputs.
-//   With `accumulate` the product is added to C after it is complete.
+//   With `accumulate` the product is added to C after it is complete (one
+//   more rounding).
 
 // The including file includes, before opening its namespace: <time.h>,
 // <cstring>, core/dtype.h, core/half.h, core/parallel.h, core/pool.h and

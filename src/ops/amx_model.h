@@ -27,7 +27,8 @@
 // fault (model_faults()); the tests require the count to stay 0.
 //
 // VDPBF16PS (ModelVec::dpbf16ps), per lane j of 16, in this order:
-//   acc[j] += bf16(a[2j+1]) * bf16(b[2j+1]);  acc[j] += bf16(a[2j]) * bf16(b[2j])
+//   acc[j] += bf16(a[2j+1]) * bf16(b[2j+1])
+//   acc[j] += bf16(a[2j]) * bf16(b[2j])
 // with the same float32 rounding, input and output flushing as above.
 //
 // Only src/ops/gemm_bf16.cpp includes this header (baseline flags).

@@ -185,7 +185,9 @@ Bf16Tuning& bf16_tuning() {
 
 // Cache blocks: an A block of mc rows x k in about 512 KiB (a quarter of
 // Sapphire Rapids' 2 MiB L2, half of a 1 MiB one), nc = 256 columns per
-// unit of work.
+// unit of work.  These follow the sizes oneDNN and OpenBLAS use for their
+// AMX kernels (bk 768 / bn 384, P 256 / Q 1024); they are not tuned by
+// measurement on an AMX machine.
 void blocks(int64_t k, int64_t* mc, int64_t* nc) {
     const int64_t kp = k > 32 ? (k + 31) / 32 * 32 : 32;
     int64_t m = (int64_t(512) * 1024 / (kp * 2)) / 32 * 32;

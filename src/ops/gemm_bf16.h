@@ -31,8 +31,9 @@ Bf16Engine bf16_engine();
 const char* bf16_engine_name(Bf16Engine e);
 
 // Choose the engine by name ("auto", "convert", "amx", "avx512_bf16",
-// "amx_emulated", "avx512_bf16_emulated").  Returns 0 on success, 1 for an unknown name, 2 when
-// this CPU, OS or build cannot run it.  Not thread-safe; call between ops.
+// "amx_emulated", "avx512_bf16_emulated").  Returns 0 on success, 1 for an
+// unknown name, 2 when this CPU, OS or build cannot run it.  Not
+// thread-safe; call between ops.
 int set_bf16_engine(const char* name);
 
 // Why the engine `name` cannot run now (CPU, OS, build or active ISA), or
