@@ -36,6 +36,15 @@ ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
     "avx512": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
                "-mavx2", "-mfma", "-mf16c"],
+    # The bfloat16 tile kernel; built only where the compiler accepts the
+    # flags (AMX_PROBE), otherwise the folder is left out and the "amx"
+    # engine reports that this build lacks it.
+    "amx": ["-mamx-tile", "-mamx-bf16", "-mavx512f", "-mavx512bw",
+            "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mavx2", "-mfma",
+            "-mf16c"],
+    # The bfloat16 vector kernel (VDPBF16PS), likewise optional.
+    "avx512bf16": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
+                   "-mavx512bf16", "-mavx2", "-mfma", "-mf16c"],
 }
 
 
@@ -74,6 +83,38 @@ int main() {
 """
 
 
+# Compiled and linked, never run (this machine may have no AMX): the
+# compiler and assembler must know the tile instructions.
+AMX_PROBE = r"""
+#include <immintrin.h>
+void ft_probe_tiles(const void* cfg, const void* p, float* c) {
+    _tile_loadconfig(cfg);
+    _tile_loadd(4, p, 64);
+    _tile_loadd(6, p, 64);
+    _tile_zero(0);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_stored(0, c, 64);
+    _tile_release();
+}
+int main() { return 0; }
+"""
+
+AVX512BF16_PROBE = r"""
+#include <immintrin.h>
+__m512 ft_probe_dot(__m512 c, __m512i a, __m512i b) {
+    return _mm512_dpbf16_ps(c, (__m512bh)a, (__m512bh)b);
+}
+int main() { return 0; }
+"""
+
+# Kernel folders built only where the compiler accepts their flags: folder
+# -> (probe source, macro defined when the folder is built).
+OPTIONAL_ISAS = {
+    "amx": (AMX_PROBE, "FT_HAVE_AMX_KERNEL"),
+    "avx512bf16": (AVX512BF16_PROBE, "FT_HAVE_AVX512BF16_KERNEL"),
+}
+
+
 class BuildExt(build_ext):
     """build_ext with per-directory ISA flags and an OpenMP probe."""
 
@@ -91,6 +132,21 @@ class BuildExt(build_ext):
             else:
                 print("fasttensor: the compiler has no working OpenMP; "
                       "building single-threaded", file=sys.stderr)
+        for isa, (probe, macro) in OPTIONAL_ISAS.items():
+            ok = IS_X86_64 and _compiler_accepts(compiler, ISA_FLAGS[isa],
+                                                 probe)
+            if IS_X86_64 and not ok:
+                print(f"fasttensor: the compiler does not accept the {isa} "
+                      f"flags; building without src/kernels/{isa}",
+                      file=sys.stderr)
+            for ext in self.extensions:
+                if ok:
+                    ext.define_macros.append((macro, "1"))
+                else:
+                    ext.sources = [
+                        s for s in ext.sources
+                        if os.sep + isa + os.sep
+                        not in os.sep + os.path.normpath(s)]
         for ext in self.extensions:
             ext.extra_compile_args += openmp
             ext.extra_link_args += openmp
@@ -114,7 +170,8 @@ class BuildExt(build_ext):
 
 def kernel_sources():
     sources = sorted(glob.glob("src/core/*.cpp") + glob.glob("src/ops/*.cpp"))
-    isas = ["scalar"] + (["avx2", "avx512"] if IS_X86_64 else [])
+    isas = ["scalar"] + (["avx2", "avx512", "amx", "avx512bf16"]
+                         if IS_X86_64 else [])
     for isa in isas:
         sources += sorted(glob.glob(f"src/kernels/{isa}/*.cpp"))
     return sources

@@ -18,6 +18,7 @@ memory pool):
     _bench.pxi        the machine's ceilings: FMA peak, copy bandwidth
     _runtime.pxi      threads, ISA, show_config
     _lowp.pxi         float16/bfloat16 compute, autocast state, denormals
+    _bf16.pxi         the bfloat16 matrix engines (AMX tiles)
     _capi.pxi         the C interface table for embedding packages
 """
 
@@ -33,4 +34,5 @@ include "_nn.pxi"
 include "_bench.pxi"
 include "_runtime.pxi"
 include "_lowp.pxi"
+include "_bf16.pxi"
 include "_capi.pxi"

@@ -25,6 +25,7 @@ def _config():
         "threads": _C.get_num_threads(),
         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "lowp": _C.LOWP_COMPUTE_PATH,
+        "bf16_engine": _C._bf16_engine(),
         "flush_denormal": _C._flush_denormal_enabled(),
         "pool": {
             "used_bytes": pool.used_bytes(),
@@ -44,8 +45,9 @@ def show_config(file=None):
     """Print the build and runtime configuration.
 
     Shows the version, the kernel ISA chosen and the ones this CPU can run,
-    whether OpenMP is compiled in, the thread count and the memory pool's
-    settings.  Returns the same information as a dict.
+    whether OpenMP is compiled in, the thread count, the bfloat16 matrix
+    engine and the memory pool's settings.  Returns the same information as
+    a dict.
     """
     cfg = _config()
     out = file or sys.stdout
@@ -61,6 +63,8 @@ def show_config(file=None):
         f"  openmp        : {'yes' if cfg['openmp'] else 'no (single-threaded build)'}",
         f"  threads       : {cfg['threads']}",
         f"  bf16/fp16     : {cfg['lowp']} (float32 accumulation)",
+        f"  bf16 matmul   : {cfg['bf16_engine']} "
+        f"({_C.BF16_ENGINE_DESCRIPTION[cfg['bf16_engine']]})",
         f"  flush denormal: {'on' if cfg['flush_denormal'] else 'off'}",
         f"  pool          : {cfg['pool']['used_bytes']} B used, "
         f"{cfg['pool']['total_bytes']} B held, limit "

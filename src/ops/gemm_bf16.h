@@ -20,6 +20,8 @@ enum class Bf16Engine : int {
     avx512_bf16 = 2,   // AVX512-BF16 (VDPBF16PS)
     amx_emulated = 3,  // the AMX kernel over a software model of the tile
                        // instructions: any CPU, for tests only
+    avx512_bf16_emulated = 4,  // the AVX512-BF16 kernel over a software
+                               // model of VDPBF16PS: any CPU, tests only
 };
 
 // The engine bfloat16 products run on: the best one the CPU, the OS (Linux
@@ -29,9 +31,14 @@ Bf16Engine bf16_engine();
 const char* bf16_engine_name(Bf16Engine e);
 
 // Choose the engine by name ("auto", "convert", "amx", "avx512_bf16",
-// "amx_emulated").  Returns 0 on success, 1 for an unknown name, 2 when
-// this CPU, OS or build cannot run it.  Not thread-safe; call between ops.
+// "amx_emulated", "avx512_bf16_emulated").  Returns 0 on success, 1 for an
+// unknown name, 2 when this CPU, OS or build cannot run it.  Not
+// thread-safe; call between ops.
 int set_bf16_engine(const char* name);
+
+// Why the engine `name` cannot run now (CPU, OS, build or active ISA), or
+// nullptr when it can ("auto" always can).
+const char* bf16_engine_unavailable(const char* name);
 
 // Products with fewer rows than this stay on the vector units (GEMV and
 // decode-style shapes, where the tile setup does not pay).
@@ -63,6 +70,13 @@ int gemm_bf16_engine_prepacked(int64_t m, int64_t n, int64_t k,
 
 // Peak bfloat16 rate of the engine on one core in TFLOP/s, measured over
 // about `seconds` (0 when the engine is `convert`).
+// For the emulated engines this is the rate of the software model, not a
+// hardware figure.
 double bf16_engine_peak_tflops(double seconds);
+
+// Cache blocks of the tile engines in rows (mc) and columns (nc) of C,
+// rounded up to 32; 0 restores the default (an A block of about 512 KiB,
+// nc = 256).  For tests and tuning; not thread-safe.
+void bf16_engine_tune(int64_t mc, int64_t nc);
 
 }  // namespace ft
