@@ -16,9 +16,10 @@
 # (PyTorch's multiply by a Python scalar skips the first rounding; fasttensor
 # keeps the one rule for every op.)
 #
-# This build has no 16-bit arithmetic kernels (AMX, AVX512-BF16,
-# AVX512-FP16): every path is "float32 compute via conversion", which is
-# what show_config reports.
+# Element-wise ops and reductions have no 16-bit arithmetic kernels
+# (AVX512-FP16 is not used): they are "float32 compute via conversion", as
+# show_config reports; bfloat16 products may run on a matrix engine (see
+# "products" below and show_config's "bf16 matmul" line).
 
 import threading
 
@@ -187,12 +188,14 @@ def _flush_denormal_enabled():
 #     (or the reverse), which are cast to the 16-bit dtype first.
 #     Attention does the widening itself (_nn.pxi).
 #
-# Known shortcoming: the products run on the float32 kernels at float32
-# speed (a little better, from reading half the bytes); there are no
-# bfloat16 matrix kernels (AMX tiles, AVX512-BF16 VDPBF16PS) and no
-# prepacked-weight object yet, the float32 result is rounded to 16 bits in
-# a second pass, and a product with a 0-d operand (dot) still casts its
-# operands to float32 first.
+# bfloat16 products with at least 16 rows run on a bfloat16 matrix engine
+# (AMX tiles, or AVX512-BF16) where the CPU has one (src/ops/gemm_bf16.h);
+# everything else runs on the float32 kernels, which read the 16-bit
+# operands while packing.
+# Known shortcoming: the float32 result is rounded to 16 bits in a second
+# pass; a product with a 0-d operand (dot) still casts its operands to
+# float32 first; a prepacked weight holds float32 panels, so a product
+# taken by a bfloat16 engine packs the weight again on every call.
 
 _linalg_matmul = matmul
 _linalg_dot = dot

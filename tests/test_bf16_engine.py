@@ -358,3 +358,46 @@ def test_tile_model_by_hand():
         _C._amx_model_tdpbf16ps(np.zeros((17, 2), np.float32),
                                 np.zeros((17, 2), np.uint16),
                                 np.zeros((1, 4), np.uint16))
+
+
+# ------------------------------------------------- through the public API
+
+
+@pytest.mark.parametrize("m", [kk for kk in (1, 15, 16, 40)])
+def test_matmul_uses_engine_from_rows(engine, rng, m):
+    # ft.matmul of bfloat16 operands with at least 16 rows runs on the
+    # engine: its result is the engine's float32 product rounded once.
+    a, b = _rand(rng, (m, 70)), _rand(rng, (70, 33))
+    got = ft.matmul(ft.asarray(a), ft.asarray(b))
+    assert got.dtype == ft.bfloat16
+    if m >= 16:
+        expect = np.asarray(_mm(a, b)).astype(BF16)
+        np.testing.assert_array_equal(np.asarray(got).view(np.uint16),
+                                      expect.view(np.uint16))
+    ref, mag = _reference(a, b)
+    err = np.abs(np.asarray(got).astype(np.float64) - ref)
+    assert np.all(err <= 2.0 ** -8 * np.abs(ref) + 80 * U * mag)
+
+
+def test_autocast_and_linear_use_engine(engine, rng):
+    x, w = rng.standard_normal((48, 64), np.float32), \
+        rng.standard_normal((40, 64), np.float32)
+    with ft.autocast(dtype=ft.bfloat16):
+        got = ft.nn.linear(ft.asarray(x), ft.asarray(w))
+        got_mm = ft.matmul(ft.asarray(x), ft.asarray(w).T)
+    assert got.dtype == ft.bfloat16 and got_mm.dtype == ft.bfloat16
+    # The float32 sources are rounded to bfloat16 inside the engine's
+    # packing: the same bits as the engine on ml_dtypes-rounded operands.
+    expect = np.asarray(_mm(x.astype(BF16), w.T.astype(BF16))).astype(BF16)
+    for r in (got, got_mm):
+        np.testing.assert_array_equal(np.asarray(r).view(np.uint16),
+                                      expect.view(np.uint16))
+
+
+def test_batched_matmul_uses_engine(engine, rng):
+    a, b = _rand(rng, (3, 20, 35)), _rand(rng, (35, 18))
+    got = np.asarray(ft.matmul(ft.asarray(a), ft.asarray(b)))
+    for i in range(3):
+        expect = np.asarray(_mm(a[i], b)).astype(BF16)
+        np.testing.assert_array_equal(got[i].view(np.uint16),
+                                      expect.view(np.uint16))

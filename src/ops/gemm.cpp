@@ -814,14 +814,19 @@ int gemv_lowp(const GemmKernelSet<float>& ks, const LowpProblem& p, int nt) {
     return kOk;
 }
 
-// The branch point for the bfloat16 matrix engines (ops/gemm_bf16.h): a
-// bfloat16 product with at least kBf16TileMinRows rows goes to
-// gemm_bf16_engine() when bf16_engine() names an engine other than
-// Bf16Engine::convert.  This build links no engine, so every product
-// takes the float32 kernels below.
+// The bfloat16 matrix engines (ops/gemm_bf16.h) take a bfloat16 product
+// with at least kBf16TileMinRows rows when bf16_engine() names one; both
+// operands are then bfloat16 or float32 rounded to bfloat16 while packing.
 bool use_bf16_engine(DType round_to, int64_t m) {
-    (void)round_to, (void)m;
-    return false;
+    return round_to == kBFloat16 && m >= kBf16TileMinRows &&
+           bf16_engine() != Bf16Engine::convert;
+}
+
+bool bf16_engine_operand(const SrcOperand& x, int64_t rs, int64_t cs,
+                         Bf16Operand* out) {
+    if (x.src != kSrcBf16 && x.src != kSrcF32Bf16) return false;
+    *out = {x.p, x.src == kSrcF32Bf16, rs, cs};
+    return true;
 }
 
 int gemm_lowp_impl(DType round_to, LowpProblem p, int nt_max) {
@@ -833,11 +838,12 @@ int gemm_lowp_impl(DType round_to, LowpProblem p, int nt_max) {
                     p.c[i * p.rs_c + j * p.cs_c] = 0.0f;
         return kOk;
     }
-    if (use_bf16_engine(round_to, p.m)) {
-        // gemm_bf16_engine(p.m, p.n, p.k, {a, a is float32, rs_a, cs_a},
-        // {b, ...}, p.c, p.rs_c, p.cs_c, p.accumulate) is called here.
-        return kErrArgument;
-    }
+    Bf16Operand ea, eb;
+    if (use_bf16_engine(round_to, p.m) &&
+        bf16_engine_operand(p.a, p.rs_a, p.cs_a, &ea) &&
+        bf16_engine_operand(p.b, p.rs_b, p.cs_b, &eb))
+        return gemm_bf16_engine(p.m, p.n, p.k, ea, eb, p.c, p.rs_c, p.cs_c,
+                                p.accumulate);
     const GemmKernelSet<float>& ks = kernels().s;
     // The float32 driver's decisions (gemm_float), in the same order.
     if (p.cs_c != 1 && p.rs_c == 1) p = transposed(p);
