@@ -14,6 +14,7 @@ cdef extern from "ops/gemm_bf16.h" namespace "ft":
         bint is_f32
         int64_t rs
         int64_t cs
+    const int64_t kBf16TileMinRows
     Bf16Engine ft_bf16_engine "ft::bf16_engine"() nogil
     const char* ft_bf16_engine_name "ft::bf16_engine_name"(Bf16Engine e) nogil
     int ft_set_bf16_engine "ft::set_bf16_engine"(const char* name) nogil
@@ -296,3 +297,51 @@ def _bf16_engine_matmul(a, b, accumulate_into=None, prepacked=False):
             status = ft_gemm_bf16_engine(m, n, k, oa, ob, pc, rs_c, cs_c, acc)
     check_status(status, "bf16_engine_matmul")
     return c
+
+
+# ------------------------------------------------ prepacked linear weights
+
+cdef tuple _bf16_engine_pack_weight(Tensor w):
+    """(engine code, panels) of a bfloat16 weight (out_features x
+    in_features) packed as the B = weight.T of the engine that runs now;
+    (-1, None) when no engine runs."""
+    cdef Bf16Engine e = ft_bf16_engine()
+    if e == Bf16Engine.convert:
+        return -1, None
+    cdef int64_t nout = w.shp[0], kin = w.shp[1]
+    cdef int64_t count = <int64_t>ft_bf16_engine_packed_b_bytes(kin, nout)
+    cdef Tensor panels = new_tensor(1, &count, kUInt8)
+    cdef Bf16Operand ob
+    ob.p = w.data
+    ob.is_f32 = False
+    ob.rs = _estride(w, 1)
+    ob.cs = _estride(w, 0)
+    with nogil:
+        ft_bf16_engine_pack_b(kin, nout, ob, panels.data)
+    return <int>e, panels
+
+
+cdef bint _bf16_engine_linear(object packed, Tensor xt, int64_t mrows,
+                              int64_t rs_x, Tensor c, bint acc) except -1:
+    """C (mrows x out_features, float32) (+)= x @ weight.T from the engine
+    panels of ``packed``; False (nothing done) when the engine that runs
+    now is not the one that packed them, or x is neither bfloat16 nor
+    float32."""
+    if packed._engine_panels is None or <int>ft_bf16_engine() != packed._engine:
+        return False
+    if xt.dt != kBFloat16 and xt.dt != kFloat32:
+        return False
+    cdef Tensor panels = packed._engine_panels
+    cdef Tensor w = packed.weight
+    cdef int64_t nout = w.shp[0], kin = w.shp[1]
+    cdef Bf16Operand oa
+    oa.p = xt.data
+    oa.is_f32 = xt.dt == kFloat32
+    oa.rs = rs_x
+    oa.cs = _estride(xt, xt.nd - 1)
+    cdef int status
+    with nogil:
+        status = ft_gemm_bf16_engine_prepacked(
+            mrows, nout, kin, oa, panels.data, <float*>c.data, nout, 1, acc)
+    check_status(status, "linear")
+    return True

@@ -544,6 +544,12 @@ cdef Tensor _linear(object x, object weight, object bias, int rt,
                   0, 0, bt.data, 0, _estride(bt, 0) if bt.nd == 1 else 0,
                   c.data, nout, 1, False, "linear", rt, one.dt, bt.dt)
         acc = True
+    # A bfloat16 product with enough rows runs on the bfloat16 matrix
+    # engine when one runs: from the weight's engine panels if packed.
+    if (packed is not None and rt == kBFloat16 and
+            mrows >= kBf16TileMinRows and
+            _bf16_engine_linear(packed, xt, mrows, rs_x, c, acc)):
+        return c
     cdef int pst
     cdef int64_t cs_x
     cdef int prt = kFloat32 if rt < 0 else rt

@@ -194,8 +194,7 @@ def _flush_denormal_enabled():
 # operands while packing.
 # Known shortcoming: the float32 result is rounded to 16 bits in a second
 # pass; a product with a 0-d operand (dot) still casts its operands to
-# float32 first; a prepacked weight holds float32 panels, so a product
-# taken by a bfloat16 engine packs the weight again on every call.
+# float32 first.
 
 _linalg_matmul = matmul
 _linalg_dot = dot
@@ -360,8 +359,9 @@ class PackedLinearWeight:
         float32, float16 or bfloat16.
     nbytes : int
         Bytes held by the panels (float32, ``in_features`` x
-        ``out_features`` rounded up to the register tile), in addition to
-        the weight.
+        ``out_features`` rounded up to the register tile, plus, for a
+        bfloat16 weight on a CPU with a bfloat16 matrix engine, the
+        engine's bfloat16 panels), in addition to the weight.
     """
 
     def __init__(self, weight, dtype=None):
@@ -397,6 +397,10 @@ class PackedLinearWeight:
         self._panels = panels
         self._kc = kc
         self._round_to = rt
+        # A bfloat16 weight is also packed for the bfloat16 matrix engine
+        # when one runs (products with enough rows go there).
+        self._engine, self._engine_panels = (
+            _bf16_engine_pack_weight(w) if rt == kBFloat16 else (-1, None))
 
     @property
     def shape(self):
@@ -408,7 +412,10 @@ class PackedLinearWeight:
 
     @property
     def nbytes(self):
-        return int((<Tensor>self._panels).shp[0]) * 4
+        cdef int64_t extra = 0
+        if self._engine_panels is not None:
+            extra = (<Tensor>self._engine_panels).shp[0]
+        return int((<Tensor>self._panels).shp[0]) * 4 + int(extra)
 
     def __repr__(self):
         return (f"PackedLinearWeight(shape={self.shape}, dtype={self.dtype}, "

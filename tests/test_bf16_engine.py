@@ -401,3 +401,48 @@ def test_batched_matmul_uses_engine(engine, rng):
         expect = np.asarray(_mm(a[i], b)).astype(BF16)
         np.testing.assert_array_equal(got[i].view(np.uint16),
                                       expect.view(np.uint16))
+
+
+@pytest.mark.parametrize("rows", [8, 16, 50])
+def test_prepacked_linear_on_engine(engine, rng, rows):
+    # A bfloat16 weight prepacked while an engine runs carries the engine's
+    # panels; the product (bias and autocast included) is bitwise the
+    # unpacked one's, whether or not it reads them (8 rows: it does not).
+    w = _rand(rng, (40, 70))
+    packed = ft.nn.prepack_linear(ft.asarray(w))
+    assert packed.nbytes > 70 * 48 * 4
+    x = _rand(rng, (rows, 70))
+    bias = ft.asarray(_rand(rng, (40,)))
+    for args in ((ft.asarray(x),), (ft.asarray(x), bias)):
+        got = ft.nn.linear(args[0], packed, *args[1:])
+        expect = ft.nn.linear(args[0], ft.asarray(w), *args[1:])
+        np.testing.assert_array_equal(np.asarray(got).view(np.uint16),
+                                      np.asarray(expect).view(np.uint16))
+    x32 = rng.standard_normal((rows, 70), np.float32)
+    with ft.autocast(dtype=ft.bfloat16):
+        got = ft.nn.linear(ft.asarray(x32), packed)
+        expect = ft.nn.linear(ft.asarray(x32), ft.asarray(w))
+    np.testing.assert_array_equal(np.asarray(got).view(np.uint16),
+                                  np.asarray(expect).view(np.uint16))
+    # Products with 16 rows or more read the engine panels: zeroed panels
+    # give a zero product; fewer rows do not read them.
+    np.asarray(packed._engine_panels)[:] = 0
+    got = np.asarray(ft.nn.linear(ft.asarray(x), packed)).astype(np.float32)
+    assert (not got.any()) == (rows >= 16)
+
+
+def test_prepacked_linear_engine_changed(rng):
+    # Panels packed for one engine are not read by another: after a switch
+    # the product falls back and still matches the unpacked weight.
+    try:
+        _C._set_bf16_engine("amx_emulated")
+        w = _rand(rng, (24, 40))
+        packed = ft.nn.prepack_linear(ft.asarray(w))
+        _C._set_bf16_engine("avx512_bf16_emulated")
+        x = ft.asarray(_rand(rng, (32, 40)))
+        got = ft.nn.linear(x, packed)
+        expect = ft.nn.linear(x, ft.asarray(w))
+        np.testing.assert_array_equal(np.asarray(got).view(np.uint16),
+                                      np.asarray(expect).view(np.uint16))
+    finally:
+        _C._set_bf16_engine("auto")
