@@ -398,3 +398,27 @@ def test_ceiling_follows_the_working_set():
                        ceilings) == (50.0, "FMA peak (float64)")
     ceilings["fma_gflops"] = None
     assert ceiling_for(bc.matmul_case(8, 8, 8), ceilings)[0] is None
+
+
+def test_bfloat16_cases_use_the_engine_peak():
+    from fasttensor.bench.machine import ceiling_for
+
+    ceilings = {"threads": 2, "fma_gflops": 100.0, "bf16_engine": "amx",
+                "bf16_gflops": 4000.0}
+    assert ceiling_for(bc.lowp_matmul_case(8), ceilings) == (
+        4000.0, "bfloat16 peak (amx)")
+    assert ceiling_for(bc.matmul_case(8, 8, 8), ceilings) == (
+        100.0, "FMA peak")
+    # Without an engine, bfloat16 products run on the FMA units.
+    ceilings.update(bf16_engine="convert", bf16_gflops=None)
+    assert ceiling_for(bc.lowp_matmul_case(8, autocast=True), ceilings) == (
+        100.0, "FMA peak")
+
+
+def test_bfloat16_cases_agree():
+    cases = [bc.lowp_matmul_case(48), bc.lowp_matmul_case(48, autocast=True)]
+    report = run(cases, threads=1, ceilings=False, **FAST)
+    for res in report.results:
+        assert res.libs["fasttensor"].status == OK, res.libs["fasttensor"].note
+        torch_status = res.libs["torch"].status
+        assert torch_status in (OK, "unavailable"), res.libs["torch"].note

@@ -145,7 +145,9 @@ def measure_ceilings(threads, seconds=0.25):
     -------
     dict
         ``fma_gflops_per_core`` (None when unavailable), ``fma_gflops``
-        (times `threads`), ``copy_gbs`` ({"L2", "L3", "DRAM"} -> GB/s or
+        (times `threads`), ``bf16_engine`` (the bfloat16 matrix engine's
+        name), ``bf16_gflops_per_core`` and ``bf16_gflops`` (its measured
+        peak; None without an AMX or AVX512-BF16 engine), ``copy_gbs`` ({"L2", "L3", "DRAM"} -> GB/s or
         None), ``copy_bytes`` (buffer size used per level) and ``notes``.
     """
     notes = []
@@ -164,6 +166,19 @@ def measure_ceilings(threads, seconds=0.25):
     else:
         notes.append("FMA peak unavailable: fasttensor._C._fma_peak_gflops "
                      "does not exist in this build")
+
+    # The bfloat16 matrix engine's peak (AMX tiles or AVX512-BF16), the
+    # ceiling of the bfloat16 cases; none when products run on the
+    # float32 kernels, whose ceiling is the FMA peak.
+    engine = None
+    bf16_peak = None
+    if _C is not None and hasattr(_C, "_bf16_engine"):
+        engine = _C._bf16_engine()
+        if engine in ("amx", "avx512_bf16"):
+            try:
+                bf16_peak = float(_C._bf16_engine_peak_tflops(seconds)) * 1e3
+            except Exception as exc:
+                notes.append(f"bfloat16 engine peak failed: {exc}")
 
     caches = cache_sizes()
     l2 = caches.get("L2", _DEFAULT_L2)
@@ -194,6 +209,9 @@ def measure_ceilings(threads, seconds=0.25):
         "fma_gflops_per_core": fma,
         "fma_gflops": fma * threads if fma is not None else None,
         "threads": threads,
+        "bf16_engine": engine,
+        "bf16_gflops_per_core": bf16_peak,
+        "bf16_gflops": bf16_peak * threads if bf16_peak is not None else None,
         "copy_gbs": copy,
         "copy_bytes": copy_bytes,
         "cache_bytes": {"L2_per_core": l2, "L3": l3},
@@ -206,6 +224,10 @@ def ceiling_for(case, ceilings):
     if ceilings is None:
         return None, ""
     if case.kind == "flops":
+        if (getattr(case.dtype, "__name__", "") == "bfloat16"
+                and ceilings.get("bf16_gflops")):
+            return ceilings["bf16_gflops"], (
+                f"bfloat16 peak ({ceilings.get('bf16_engine')})")
         peak = ceilings.get("fma_gflops")
         if peak is None:
             return None, "FMA peak"

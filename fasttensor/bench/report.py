@@ -220,6 +220,15 @@ class Report:
                 lines.append(f"FMA peak: {fma:.1f} GFLOP/s per core, "
                              f"{c['fma_gflops']:.1f} on {self.threads} "
                              f"thread(s) (float32)")
+            bf16 = c.get("bf16_gflops_per_core")
+            if bf16:
+                lines.append(f"bfloat16 peak ({c.get('bf16_engine')}): "
+                             f"{bf16 / 1e3:.2f} TFLOP/s per core, "
+                             f"{c['bf16_gflops'] / 1e3:.2f} on "
+                             f"{self.threads} thread(s)")
+            elif c.get("bf16_engine"):
+                lines.append(f"bfloat16 products: {c['bf16_engine']} "
+                             f"(float32 kernels; ceiling the FMA peak)")
             bw = c.get("copy_gbs", {})
             parts = []
             for level, v in bw.items():
