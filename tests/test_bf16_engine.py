@@ -33,6 +33,10 @@ def engine(request):
     try:
         _C._set_bf16_engine(name)
     except RuntimeError as e:
+        # The models run everywhere (their check product included); only
+        # the hardware engines may be missing.
+        if name.endswith("_emulated"):
+            raise
         pytest.skip(str(e))
     try:
         yield name

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include <cstring>
+#include <vector>
 
 #include "core/cpu.h"
 #include "core/dtype.h"
@@ -133,14 +134,88 @@ bool amx_built() {
 #endif
 }
 
+void blocks(int64_t k, int64_t* mc, int64_t* nc);
+
+// The check product: A (40 x 70) and B (70 x 40) hold multiples of 1/8
+// in [-1, 1], so every product term and every partial sum is exact in
+// float32 and C must equal the float64 product bit for bit, whatever the
+// order of the additions.  40 and 70 cross the 32-row, 32-column and
+// 32-k steps of both kernels.  The hardware kernels are tested through
+// software models of their instructions; this product runs them once on
+// the real ones before their first use, and an engine that gets it wrong
+// is not used (bf16_engine() falls back to the next one) instead of
+// returning wrong products.  The model builds run it too, which tests
+// the check itself.
+template <class PackB, class Gemm>
+bool passes_check_product(PackB pack_b, Gemm gemm_packed_b) {
+    constexpr int64_t m = 40, n = 40, k = 70;
+    std::vector<float> a(m * k), b(k * n), c(m * n);
+    std::vector<uint16_t> pb(amx_emu::packed_b_bytes(k, n) / 2);
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = 0; p < k; ++p)
+            a[i * k + p] = float((i * 7 + p * 3) % 17 - 8) * 0.125f;
+    for (int64_t p = 0; p < k; ++p)
+        for (int64_t j = 0; j < n; ++j)
+            b[p * n + j] = float((p * 5 + j * 11) % 17 - 8) * 0.125f;
+    int64_t mc, nc;
+    blocks(k, &mc, &nc);
+    pack_b(k, n, Bf16Operand{b.data(), true, n, 1}, pb.data());
+    if (gemm_packed_b(m, n, k, Bf16Operand{a.data(), true, k, 1}, pb.data(),
+                      c.data(), n, int64_t(1), false, mc, nc) != kOk)
+        return false;
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+            double want = 0.0;
+            for (int64_t p = 0; p < k; ++p)
+                want += double(a[i * k + p]) * double(b[p * n + j]);
+            if (double(c[i * n + j]) != want) return false;
+        }
+    return true;
+}
+
+// Whether engine e got the check product right (run once per engine).
+bool passes_check(Bf16Engine e) {
+    switch (e) {
+#if defined(FT_HAVE_AMX_KERNEL)
+        case Bf16Engine::amx: {
+            static const bool ok =
+                passes_check_product(amx_hw::pack_b, amx_hw::gemm_packed_b);
+            return ok;
+        }
+#endif
+#if defined(FT_HAVE_AVX512BF16_KERNEL)
+        case Bf16Engine::avx512_bf16: {
+            static const bool ok = passes_check_product(
+                bf16v_hw::pack_b, bf16v_hw::gemm_packed_b);
+            return ok;
+        }
+#endif
+        case Bf16Engine::amx_emulated: {
+            static const bool ok = passes_check_product(
+                amx_emu::pack_b, amx_emu::gemm_packed_b);
+            return ok;
+        }
+        case Bf16Engine::avx512_bf16_emulated: {
+            static const bool ok = passes_check_product(
+                bf16v_emu::pack_b, bf16v_emu::gemm_packed_b);
+            return ok;
+        }
+        default:
+            return false;
+    }
+}
+
 // nullptr when `e` can run now, else why not.
 const char* why_not(Bf16Engine e) {
     const CpuFeatures& f = cpu_features();
     switch (e) {
         case Bf16Engine::convert:
+            return nullptr;
         case Bf16Engine::amx_emulated:
         case Bf16Engine::avx512_bf16_emulated:
-            return nullptr;
+            return passes_check(e) ? nullptr
+                                   : "the kernel got the check product "
+                                     "wrong on the software model";
         case Bf16Engine::amx:
             if (!amx_built())
                 return "this build has no AMX kernel (the compiler did not "
@@ -155,6 +230,9 @@ const char* why_not(Bf16Engine e) {
             if (!os_grants_amx())
                 return "Linux refused the AMX tile data state "
                        "(arch_prctl ARCH_REQ_XCOMP_PERM)";
+            if (!passes_check(e))
+                return "the AMX kernel got the check product wrong on this "
+                       "CPU, so it is not used";
             return nullptr;
         case Bf16Engine::avx512_bf16:
             if (!avx512bf16_built())
@@ -167,6 +245,9 @@ const char* why_not(Bf16Engine e) {
             if (active_isa() != Isa::avx512)
                 return "the active ISA is below avx512 (FASTTENSOR_ISA or "
                        "_set_isa)";
+            if (!passes_check(e))
+                return "the AVX512-BF16 kernel got the check product wrong "
+                       "on this CPU, so it is not used";
             return nullptr;
     }
     return "unknown engine";
