@@ -8,7 +8,8 @@ in a float dtype with unit roundoff eps):
 C_ref is computed in float64 from the same (rounded) inputs.  Each C
 element is one multiply-add chain of k terms, so k * eps bounds its
 rounding error to first order; the slack of 2 covers the final addition to
-C between cache blocks of k.
+C between cache blocks of k.  (A deep product with a small C adds the sums
+of groups of kc blocks instead, which takes fewer additions per term.)
 
 The blocking edges (MR, NR, KC, MC, NC and one past each) are reached with
 small operands by shrinking the cache blocks through ``_C._gemm_tune``; the
@@ -220,7 +221,7 @@ def test_threads_bitwise_identical(isa, threads, dtype, rng):
     # product whose column chunks go to threads as independent products.
     shapes = [(300, 257, 200), (150, 150, 100), (1, 3000, 2000),
               (2000, 1500, 1), (8, 700, 900), (700, 9, 800),
-              (400, 300, 1100)]
+              (400, 300, 1100), (64, 2100, 64), (40, 3000, 70)]
     for m, k, n in shapes:
         a = rand(rng, (m, k), dtype)
         b = rand(rng, (k, n), dtype)
@@ -236,6 +237,31 @@ def test_threads_bitwise_identical(isa, threads, dtype, rng):
     one = np.asarray(matmul(a, b)).copy()
     ft.set_num_threads(2)
     assert np.array_equal(one, np.asarray(matmul(a, b)))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_deep_products_split_k(isa, dtype, tune, rng):
+    # A small C and a deep k: k is cut into groups of kc blocks whose
+    # partial products are added in order.  KC = 16 makes k = 64 .. 700
+    # deep; the sizes cross MR, NR, the group boundaries and a partial
+    # last kc block, with transposed, strided and reversed operands, and
+    # with a bias added first (linear accumulates into C).
+    info = _C._gemm_info(dtype)
+    mr, nr = info["mr"], info["nr"]
+    tune(16, 0, 0, PATHS["packed"])
+    for m, k, n in [(mr + 1, 64, nr - 1), (2 * mr, 65, nr), (13, 700, 45),
+                    (1 + 3 * mr, 333, 2 * nr + 1)]:
+        a = rand(rng, (m, k), dtype)
+        bt = rand(rng, (n, 2 * k), dtype)[:, ::2]   # B = bt.T, strided
+        for x, y in [(a, bt.T), (a[::-1], bt.T),
+                     (np.asfortranarray(a), bt.T.copy())]:
+            assert_gemm_close(matmul(x, y), x, y)
+        bias = rand(rng, (n,), dtype)
+        got = np.asarray(linear(a, bt, bias)).astype(np.float64)
+        ref = ref_product(a, bt.T) + bias
+        bound = (k + 3) * np.finfo(dtype).eps * (
+            ref_product(np.abs(a), np.abs(bt.T)) + np.abs(bias))
+        assert (np.abs(got - ref) <= bound).all(), (m, k, n)
 
 
 def test_transposed_b_threads(isa, threads, rng):

@@ -38,6 +38,8 @@
 // Accuracy: each C element is one fused multiply-add chain over p in
 // increasing order inside a kc block, blocks added to C in increasing
 // order: |error| <= k * eps * sum_p |A[i, p]| * |B[p, j]| to first order.
+// (A deep product with a small C sums groups of kc blocks separately and
+// adds the group sums in order: ops/gemm.cpp, deep_split.)
 // The order depends on kc only, never on the thread count or the tile a
 // thread happens to compute, so results are bitwise identical whatever the
 // number of threads.  dot accumulates float32 inputs in float64.

@@ -14,10 +14,12 @@
 //
 // The ic loop is the one split over threads: each core packs its own A
 // block into its own L2 and both read the shared B panel.  When m fits in
-// one A block the jr loop is split instead.  Chunks are handed out
-// dynamically (core/parallel.h).  Threads never split k, and kc depends on
-// k alone, so every C element is computed by the same chain of operations
-// whatever the thread count: results are bitwise identical.
+// one A block the jr loop is split instead, unless C is small and k deep:
+// then k is cut into groups of kc blocks fixed by the shape (deep_split).
+// Chunks are handed out dynamically (core/parallel.h).  How k is cut
+// depends on the shape alone, never on the thread count, so every C
+// element is computed by the same chain of operations whatever the thread
+// count: results are bitwise identical.
 //
 // Blocks are derived from the cache sizes read at run time (sysfs, then
 // sysconf) and the fractions in the ISA's blocking table:
@@ -455,12 +457,99 @@ OpProblem<T, PlainOperand<T>> plain(const Problem<T>& p) {
             p.accumulate};
 }
 
+// Deep products with a small C ((64 x 4096) @ (4096 x 64), say): the ic
+// and jr loops hold too little work to share out once per kc block, and
+// the single C tile would be read and written once per block.  Instead k
+// is cut into groups of whole kc blocks, each group's product goes to its
+// own partial C, the groups run in parallel (each on one thread), and the
+// partials are added to C in group order.  The groups depend on the shape
+// alone, never on the thread count, so results stay bitwise identical
+// whatever the number of threads; the summation order differs from the
+// plain loop nest's (C is a sum of per-group sums), within the same
+// error bound.
+constexpr int64_t kSplitKMaxCElems = 256 * 256;
+constexpr int64_t kSplitKMinBlocks = 4;
+constexpr int64_t kSplitKMaxGroups = 16;
+
+// Number of k groups for an m x n x k product on the packed path (1: do
+// not split).
+template <class T>
+int64_t split_k_groups(const GemmKernelSet<T>& ks, int64_t m, int64_t n,
+                       int64_t k) {
+    const Blocks bl = cache_blocks(ks);
+    const int64_t nkb = ceil_div(k, bl.kc);
+    if (m > bl.mc || m * n > kSplitKMaxCElems || nkb < kSplitKMinBlocks ||
+        tuning().path == 3)
+        return 1;
+    // At least two kc blocks per group, at most kSplitKMaxGroups groups.
+    const int64_t per = nkb / 2 > kSplitKMaxGroups
+                            ? ceil_div(nkb, kSplitKMaxGroups)
+                            : 2;
+    return ceil_div(nkb, per);
+}
+
 template <class T, class OA, class OB>
 int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, OA, OB>& p,
-                int nt) {
+                int nt, bool may_split_k = true);
+
+template <class T, class OA, class OB>
+int deep_split(const GemmKernelSet<T>& ks, const OpProblem<T, OA, OB>& p,
+               int nt) {
+    const int64_t m = p.m, n = p.n, k = p.k;
+    const int64_t groups = split_k_groups(ks, m, n, k);
+    // Group g covers k values [g * kg, (g + 1) * kg), kg a whole number of
+    // kc blocks as the unsplit product would cut them.
+    const int64_t kc = ceil_div(k, ceil_div(k, cache_blocks(ks).kc));
+    const int64_t kg = ceil_div(ceil_div(k, kc), groups) * kc;
+    const int64_t ng = ceil_div(k, kg);
+    Scratch part(size_t(ng) * m * n * sizeof(T));
+    if (!part.p) return kErrNoMemory;
+    T* parts = static_cast<T*>(part.p);
+    int status = kOk;
+    run(nt, ng, 1, [&](int64_t b0, int64_t e0) {
+        for (int64_t g = b0; g < e0; ++g) {
+            OpProblem<T, OA, OB> q = p;
+            const int64_t k0 = g * kg;
+            q.k = kg < k - k0 ? kg : k - k0;
+            q.a = p.a.off(k0 * p.cs_a);
+            q.b = p.b.off(k0 * p.rs_b);
+            q.c = parts + g * m * n;
+            q.rs_c = n;
+            q.cs_c = 1;
+            q.accumulate = false;
+            const int st = packed_path(ks, q, 1, false);
+            if (st != kOk) {
+#pragma omp atomic write
+                status = st;
+            }
+        }
+    });
+    if (status != kOk) return status;
+    // C (+)= part[0] + part[1] + ..., in group order, rows shared out.
+    run(nt, m, ceil_div(m, 4 * nt), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+            T* ci = p.c + i * p.rs_c;
+            const T* pi = parts + i * n;
+            for (int64_t j = 0; j < n; ++j) {
+                T sum = p.accumulate ? ci[j * p.cs_c] + pi[j] : pi[j];
+                for (int64_t g = 1; g < ng; ++g) sum += pi[g * m * n + j];
+                ci[j * p.cs_c] = sum;
+            }
+        }
+    });
+    return kOk;
+}
+
+template <class T, class OA, class OB>
+int packed_path(const GemmKernelSet<T>& ks, const OpProblem<T, OA, OB>& p,
+                int nt, bool may_split_k) {
     const int64_t m = p.m, n = p.n, k = p.k;
     const int64_t mr = ks.mr, nr = ks.nr;
     const Blocks bl = cache_blocks(ks);
+
+    // Deep products with a small C: split k (see deep_split).
+    if (may_split_k && split_k_groups(ks, m, n, k) > 1)
+        return deep_split(ks, p, nt);
 
     // Wide products: split the jc loop.  Each thread runs the whole loop
     // nest on its own column chunks with its own B panel and A blocks, so
@@ -1141,6 +1230,9 @@ int gemm_prepacked(DType round_to, int64_t m, int64_t n, int64_t k,
     if (path == 1 || (path == 0 && (mnk <= kSmallMNK || skinny)))
         return kPrepackedNotTaken;
     if (packed_kc(k) != kc_packed) return kPrepackedNotTaken;
+    // A deep product with a small C splits k (deep_split), which reads B
+    // by offsets into the operand, not by packed panels.
+    if (split_k_groups(ks, m, n, k) > 1) return kPrepackedNotTaken;
     const int nt = threads_for(2.0 * m * n * k);
     OpProblem<float, SrcOperand, PrepackedOperand> p{
         m,    n,  k,     {static_cast<const char*>(a), sa, &kk.src},
