@@ -338,7 +338,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
 
 
 class PackedLinearWeight:
-    """A linear layer's weight packed once into the GEMM's float32 panels.
+    """A linear layer's weight packed once into the GEMM's panels.
+
+    The panels are the float32 kernels' layout, plus, for a bfloat16
+    weight packed while a bfloat16 matrix engine runs, that engine's.
 
     Made by :func:`fasttensor.nn.prepack_linear`; pass it as the weight of
     :func:`fasttensor.nn.linear` (or ``fasttensor.linear``).  It behaves
