@@ -29,9 +29,11 @@ cdef extern from "ops/gemm_bf16.h" namespace "ft":
         int64_t k, int64_t n, Bf16Operand b, void* dst) nogil
     int ft_gemm_bf16_engine_prepacked "ft::gemm_bf16_engine_prepacked"(
         int64_t m, int64_t n, int64_t k, Bf16Operand a, const void* packed_b,
-        float* c, int64_t rs_c, int64_t cs_c, bint accumulate) nogil
+        int64_t packed_k, float* c, int64_t rs_c, int64_t cs_c,
+        bint accumulate) nogil
     double ft_bf16_engine_peak_tflops "ft::bf16_engine_peak_tflops"(
         double seconds) nogil
+    int64_t ft_bf16_engine_products "ft::bf16_engine_products"() nogil
     void ft_bf16_engine_tune "ft::bf16_engine_tune"(int64_t mc,
                                                      int64_t nc) nogil
 
@@ -119,6 +121,12 @@ def _bf16_engine_peak_tflops(seconds=0.1):
     with nogil:
         r = ft_bf16_engine_peak_tflops(s)
     return r
+
+
+def _bf16_engine_products():
+    """Products the bfloat16 matrix engines have computed in this process
+    (a bfloat16 attention counts two per key block)."""
+    return ft_bf16_engine_products()
 
 
 def _amx_model_faults():
@@ -290,7 +298,7 @@ def _bf16_engine_matmul(a, b, accumulate_into=None, prepacked=False):
         with nogil:
             ft_bf16_engine_pack_b(k, n, ob, packed)
             status = ft_gemm_bf16_engine_prepacked(
-                m, n, k, oa, packed, pc, rs_c, cs_c, acc)
+                m, n, k, oa, packed, k, pc, rs_c, cs_c, acc)
         free(packed)
     else:
         with nogil:
@@ -342,6 +350,7 @@ cdef bint _bf16_engine_linear(object packed, Tensor xt, int64_t mrows,
     cdef int status
     with nogil:
         status = ft_gemm_bf16_engine_prepacked(
-            mrows, nout, kin, oa, panels.data, <float*>c.data, nout, 1, acc)
+            mrows, nout, kin, oa, panels.data, kin, <float*>c.data, nout, 1,
+            acc)
     check_status(status, "linear")
     return True

@@ -35,12 +35,13 @@ constexpr int kTileBytes = 64;
        32), and the packing itself (threads inside). */                    \
     size_t packed_b_bytes(int64_t k, int64_t n);                           \
     void pack_b(int64_t k, int64_t n, const Bf16Operand& b, uint16_t* dst); \
-    /* C = (C +) A @ B with B packed by pack_b; mc, nc: cache blocks in   \
-       rows and columns (multiples of 32). */                              \
+    /* C = (C +) A @ B with B packed by pack_b for packed_k >= k rows  \
+       (the product uses the first k); mc, nc: cache blocks in rows and \
+       columns (multiples of 32). */                                       \
     int gemm_packed_b(int64_t m, int64_t n, int64_t k, const Bf16Operand& a, \
-                      const uint16_t* pb, float* c, int64_t rs_c,          \
-                      int64_t cs_c, bool accumulate, int64_t mc,           \
-                      int64_t nc);                                         \
+                      const uint16_t* pb, int64_t packed_k, float* c,      \
+                      int64_t rs_c, int64_t cs_c, bool accumulate,         \
+                      int64_t mc, int64_t nc);                             \
     /* TDPBF16PS or VDPBF16PS rate on one core over about `seconds`, in  \
        TFLOP/s. */                                                         \
     double peak_tflops(double seconds);

@@ -305,6 +305,7 @@ struct GemmArgs {
     int64_t m, n, k, ksteps;
     Bf16Operand a;
     const uint16_t* pb;
+    int64_t bsteps;      // k steps B was packed with: its panel stride
     float* c;
     int64_t rs_c, cs_c;
     bool accumulate;
@@ -340,7 +341,7 @@ bool run_units(const GemmArgs& g, int64_t u0, int64_t u1) {
         const int64_t q0 = nb * g.ncp;
         const int64_t q1 = q0 + g.ncp < pan_n ? q0 + g.ncp : pan_n;
         for (int64_t q = q0; q < q1; ++q) {
-            const uint16_t* bp = g.pb + q * g.ksteps * kStepElems;
+            const uint16_t* bp = g.pb + q * g.bsteps * kStepElems;
             const int64_t cols =
                 g.n - q * kPanel < kPanel ? g.n - q * kPanel : kPanel;
             for (int64_t p = p0; p < p1; ++p) {
@@ -392,8 +393,10 @@ void pack_b(int64_t k, int64_t n, const Bf16Operand& b, uint16_t* dst) {
 }
 
 int gemm_packed_b(int64_t m, int64_t n, int64_t k, const Bf16Operand& a,
-                  const uint16_t* pb, float* c, int64_t rs_c, int64_t cs_c,
-                  bool accumulate, int64_t mc, int64_t nc) {
+                  const uint16_t* pb, int64_t packed_k, float* c,
+                  int64_t rs_c, int64_t cs_c, bool accumulate, int64_t mc,
+                  int64_t nc) {
+    if (packed_k < k) return kErrArgument;
     if (m <= 0 || n <= 0) return kOk;
     if (k <= 0) {  // an empty sum: C = 0, or C unchanged
         if (!accumulate)
@@ -403,7 +406,8 @@ int gemm_packed_b(int64_t m, int64_t n, int64_t k, const Bf16Operand& a,
     }
     GemmArgs g;
     g.m = m, g.n = n, g.k = k, g.ksteps = ceil_div(k, kStepK);
-    g.a = a, g.pb = pb, g.c = c, g.rs_c = rs_c, g.cs_c = cs_c;
+    g.a = a, g.pb = pb, g.bsteps = ceil_div(packed_k, kStepK);
+    g.c = c, g.rs_c = rs_c, g.cs_c = cs_c;
     g.accumulate = accumulate;
     g.mcp = mc / kPanel > 0 ? mc / kPanel : 1;
     g.ncp = nc / kPanel > 0 ? nc / kPanel : 1;

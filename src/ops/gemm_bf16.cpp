@@ -161,7 +161,7 @@ bool passes_check_product(PackB pack_b, Gemm gemm_packed_b) {
     blocks(k, &mc, &nc);
     pack_b(k, n, Bf16Operand{b.data(), true, n, 1}, pb.data());
     if (gemm_packed_b(m, n, k, Bf16Operand{a.data(), true, k, 1}, pb.data(),
-                      c.data(), n, int64_t(1), false, mc, nc) != kOk)
+                      k, c.data(), n, int64_t(1), false, mc, nc) != kOk)
         return false;
     for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
@@ -254,6 +254,8 @@ const char* why_not(Bf16Engine e) {
 }
 
 int g_choice = -1;  // -1: automatic, else a Bf16Engine
+
+int64_t g_products = 0;  // bf16_engine_products(), updated atomically
 
 struct Bf16Tuning {
     int64_t mc, nc;
@@ -360,29 +362,32 @@ void bf16_engine_pack_b(int64_t k, int64_t n, Bf16Operand b, void* dst) {
 
 int gemm_bf16_engine_prepacked(int64_t m, int64_t n, int64_t k,
                                Bf16Operand a, const void* packed_b,
-                               float* c, int64_t rs_c, int64_t cs_c,
-                               bool accumulate) {
-    if (m < 0 || n < 0 || k < 0) return kErrArgument;
+                               int64_t packed_k, float* c, int64_t rs_c,
+                               int64_t cs_c, bool accumulate) {
+    if (m < 0 || n < 0 || k < 0 || packed_k < k) return kErrArgument;
     int64_t mc, nc;
     blocks(k, &mc, &nc);
     const uint16_t* pb = static_cast<const uint16_t*>(packed_b);
-    switch (bf16_engine()) {
+    const Bf16Engine e = bf16_engine();
+    if (e != Bf16Engine::convert)
+        __atomic_add_fetch(&g_products, 1, __ATOMIC_RELAXED);
+    switch (e) {
 #if defined(FT_HAVE_AMX_KERNEL)
         case Bf16Engine::amx:
-            return amx_hw::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
-                                         accumulate, mc, nc);
+            return amx_hw::gemm_packed_b(m, n, k, a, pb, packed_k, c, rs_c,
+                                         cs_c, accumulate, mc, nc);
 #endif
 #if defined(FT_HAVE_AVX512BF16_KERNEL)
         case Bf16Engine::avx512_bf16:
-            return bf16v_hw::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
-                                           accumulate, mc, nc);
+            return bf16v_hw::gemm_packed_b(m, n, k, a, pb, packed_k, c, rs_c,
+                                           cs_c, accumulate, mc, nc);
 #endif
         case Bf16Engine::amx_emulated:
-            return amx_emu::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
-                                          accumulate, mc, nc);
+            return amx_emu::gemm_packed_b(m, n, k, a, pb, packed_k, c, rs_c,
+                                          cs_c, accumulate, mc, nc);
         case Bf16Engine::avx512_bf16_emulated:
-            return bf16v_emu::gemm_packed_b(m, n, k, a, pb, c, rs_c, cs_c,
-                                            accumulate, mc, nc);
+            return bf16v_emu::gemm_packed_b(m, n, k, a, pb, packed_k, c, rs_c,
+                                            cs_c, accumulate, mc, nc);
         default:
             return kErrArgument;
     }
@@ -395,15 +400,19 @@ int gemm_bf16_engine(int64_t m, int64_t n, int64_t k, Bf16Operand a,
     if (bf16_engine() == Bf16Engine::convert) return kErrArgument;
     const size_t bytes = bf16_engine_packed_b_bytes(k, n);
     if (bytes == 0)
-        return gemm_bf16_engine_prepacked(m, n, k, a, nullptr, c, rs_c,
+        return gemm_bf16_engine_prepacked(m, n, k, a, nullptr, k, c, rs_c,
                                           cs_c, accumulate);
     void* pb = pool_alloc(bytes);
     if (!pb) return kErrNoMemory;
     bf16_engine_pack_b(k, n, b, pb);
-    const int status = gemm_bf16_engine_prepacked(m, n, k, a, pb, c, rs_c,
-                                                  cs_c, accumulate);
+    const int status = gemm_bf16_engine_prepacked(m, n, k, a, pb, k, c,
+                                                  rs_c, cs_c, accumulate);
     pool_free(pb, bytes);
     return status;
+}
+
+int64_t bf16_engine_products() {
+    return __atomic_load_n(&g_products, __ATOMIC_RELAXED);
 }
 
 double bf16_engine_peak_tflops(double seconds) {

@@ -63,10 +63,17 @@ int gemm_bf16_engine(int64_t m, int64_t n, int64_t k, Bf16Operand a,
 // times: bytes needed, the packing, and the product reading it.
 size_t bf16_engine_packed_b_bytes(int64_t k, int64_t n);
 void bf16_engine_pack_b(int64_t k, int64_t n, Bf16Operand b, void* dst);
+// packed_b holds a B of packed_k >= k rows, of which the product uses the
+// first k (a key block's prefix, in attention).
 int gemm_bf16_engine_prepacked(int64_t m, int64_t n, int64_t k,
                                Bf16Operand a, const void* packed_b,
-                               float* c, int64_t rs_c, int64_t cs_c,
-                               bool accumulate);
+                               int64_t packed_k, float* c, int64_t rs_c,
+                               int64_t cs_c, bool accumulate);
+
+// Products the engines have computed since the process started (every
+// gemm_bf16_engine and gemm_bf16_engine_prepacked call that reached one):
+// how a caller or a test tells that an op ran on an engine.
+int64_t bf16_engine_products();
 
 // Peak bfloat16 rate of the engine on one core in TFLOP/s, measured over
 // about `seconds` (0 when the engine is `convert`).
