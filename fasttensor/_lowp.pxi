@@ -186,12 +186,15 @@ def _flush_denormal_enabled():
 #     once to the 16-bit dtype.  No operand is cast in a separate pass,
 #     except integer operands and a float16 operand of a bfloat16 product
 #     (or the reverse), which are cast to the 16-bit dtype first.
-#     Attention does the widening itself (_nn.pxi).
+#     Attention does the widening itself (_nn.pxi), except on the
+#     bfloat16 engine path below.
 #
-# bfloat16 products with at least 16 rows run on a bfloat16 matrix engine
-# (AMX tiles, or AVX512-BF16) where the CPU has one (src/ops/gemm_bf16.h);
-# everything else runs on the float32 kernels, which read the 16-bit
-# operands while packing.
+# bfloat16 products with at least 16 rows, and bfloat16 attention with at
+# least 16 query rows, run on a bfloat16 matrix engine (AMX tiles, or
+# AVX512-BF16) where the CPU has one (src/ops/gemm_bf16.h); the engine
+# reads bfloat16 operands, or float32 ones rounded while packing.
+# Everything else runs on the float32 kernels, which read the 16-bit
+# operands while packing (attention on them casts its operands first).
 # Known shortcoming: the float32 result is rounded to 16 bits in a second
 # pass; a product with a 0-d operand (dot) still casts its operands to
 # float32 first.
@@ -326,15 +329,23 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
                                  dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     cdef int ac = autocast_dt()
+    cdef bint f32_as_bf16 = False
     if ac >= 0:
-        query = _autocast_operand(query, ac)
-        key = _autocast_operand(key, ac)
-        value = _autocast_operand(value, ac)
+        # float32 operands of a bfloat16 autocast go to _attention as they
+        # are (the engine path rounds them while packing); other mixes are
+        # cast here.
+        query, key, value = as_tensor(query), as_tensor(key), as_tensor(value)
+        f32_as_bf16 = (ac == kBFloat16 and (<Tensor>query).dt == kFloat32 and
+                       (<Tensor>key).dt == kFloat32 and
+                       (<Tensor>value).dt == kFloat32)
+        if not f32_as_bf16:
+            query = _autocast_operand(query, ac)
+            key = _autocast_operand(key, ac)
+            value = _autocast_operand(value, ac)
         if attn_mask is not None and as_tensor(attn_mask).dt != kBool:
             attn_mask = _autocast_operand(attn_mask, ac)
-    return _nn_scaled_dot_product_attention(
-        query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
-        is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+    return _attention(query, key, value, attn_mask, dropout_p, is_causal,
+                      scale, enable_gqa, f32_as_bf16)
 
 
 class PackedLinearWeight:

@@ -36,9 +36,13 @@ cdef extern from "ops/nn.h" namespace "ft":
         double scale
         void* out
         int64_t rs_o, cs_o
+        bint bf16_engine
+        bint qkv_f32
 
     int ft_sdpa "ft::scaled_dot_product_attention"(
         const AttentionArgs& a) nogil
+    void ft_attention_bf16_tune "ft::attention_bf16_tune"(
+        int64_t qb, int64_t kb, int64_t whole_bytes) nogil
 
 
 cdef Tensor _nn_float_operand(object x, str op, str name):
@@ -301,8 +305,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
     Parameters
     ----------
     query, key, value : array_like
-        float32 or float64, all of one dtype (float16 and bfloat16 are
-        computed in float32).
+        float32 or float64, all of one dtype, or float16 / bfloat16
+        (computed in float32 and returned in their dtype).  bfloat16 with
+        at least 16 query rows runs on the bfloat16 matrix engine where
+        the CPU has one (``show_config()``): both products multiply
+        bfloat16 values (the probabilities rounded to bfloat16) with
+        float32 accumulation, the softmax is float32.
     attn_mask : array_like, optional
         Broadcastable to ``(*, L, S)``: bool (True = attend) or an additive
         float bias.
@@ -340,6 +348,33 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
     >>> ft.scaled_dot_product_attention(q, k, v).shape
     (1, 2, 5)
     """
+    return _attention(query, key, value, attn_mask, dropout_p, is_causal,
+                      scale, enable_gqa, False)
+
+
+cdef bint _attention_on_engine(int64_t L, int64_t D) noexcept:
+    """Whether a bfloat16 attention of L query rows and head dim D runs on
+    the bfloat16 matrix engine: one must run, and L must reach the tile
+    engines' minimum (fewer rows, as in decoding, stay on the vector
+    units)."""
+    return (L >= kBf16TileMinRows and D > 0 and
+            ft_bf16_engine() != Bf16Engine.convert)
+
+
+def _attention_bf16_tune(qb=0, kb=0, whole_bytes=0):
+    """Set the bfloat16 engine path's q and key blocks (rounded up to 32)
+    and the largest K and V packed once per work unit; 0 restores each
+    default.  Tests use it to cross block edges on small inputs."""
+    ft_attention_bf16_tune(operator.index(qb), operator.index(kb),
+                           operator.index(whole_bytes))
+
+
+cdef object _attention(query, key, value, attn_mask, dropout_p, is_causal,
+                       scale, enable_gqa, bint f32_as_bf16):
+    """scaled_dot_product_attention.  With f32_as_bf16 (bfloat16 autocast,
+    float32 query, key and value) the operands count as bfloat16: the
+    engine path rounds them while packing, the float32 path casts them
+    first, and the result is bfloat16."""
     op = "scaled_dot_product_attention"
     cdef Tensor q0 = as_tensor(query)
     cdef Tensor k0 = as_tensor(key)
@@ -375,11 +410,24 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
         raise ValueError(
             f"{op}: attn_mask and is_causal=True cannot be combined; fold "
             f"the causal cut into the mask")
-    cdef int res_dt = q0.dt
+    # bfloat16 attention (or float32 under bfloat16 autocast) on the
+    # matrix engine reads q, k and v as they are; every other path computes
+    # in float32 or float64 on operands cast to it.
+    cdef bint engine = False
+    if q0.dt == kBFloat16 or f32_as_bf16:
+        engine = _attention_on_engine(L, D)
+        if f32_as_bf16 and not engine:
+            q0, k0, v0 = (cast_to(q0, kBFloat16), cast_to(k0, kBFloat16),
+                          cast_to(v0, kBFloat16))
+    cdef int res_dt = kBFloat16 if f32_as_bf16 else q0.dt
     cdef int dt = q0.dt if (q0.dt == kFloat32 or q0.dt == kFloat64) else kFloat32
-    cdef Tensor q = _attn_operand(cast_to(q0, dt))
-    cdef Tensor k = _attn_operand(cast_to(k0, dt))
-    cdef Tensor v = _attn_operand(cast_to(v0, dt))
+    cdef Tensor q, k, v
+    if engine:
+        q, k, v = _attn_operand(q0), _attn_operand(k0), _attn_operand(v0)
+    else:
+        q = _attn_operand(cast_to(q0, dt))
+        k = _attn_operand(cast_to(k0, dt))
+        v = _attn_operand(cast_to(v0, dt))
     cdef int64_t g = 1
     if enable_gqa:
         # View query heads (dim -3) as (kv heads, group) and broadcast key
@@ -458,6 +506,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
         sc = float(scale)
 
     cdef int64_t es = q.itemsize
+    cdef int64_t eo = o.itemsize
     cdef int64_t bq[MAXDIM]
     cdef int64_t bk[MAXDIM]
     cdef int64_t bv[MAXDIM]
@@ -467,7 +516,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
         bq[i] = q.strd[i] // es
         bk[i] = k.strd[i] // es
         bv[i] = v.strd[i] // es
-        bo[i] = o.strd[i] // es
+        bo[i] = o.strd[i] // eo
         bm[i] = 0 if m is None else m.strd[i] // m.itemsize
     cdef AttentionArgs a
     a.dt = <DType>dt
@@ -500,8 +549,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None,
     a.causal = bool(is_causal)
     a.scale = sc
     a.out = o.data
-    a.rs_o = o.strd[nb] // es
-    a.cs_o = o.strd[nb + 1] // es
+    a.rs_o = o.strd[nb] // eo
+    a.cs_o = o.strd[nb + 1] // eo
+    a.bf16_engine = engine
+    a.qkv_f32 = engine and q.dt == kFloat32
     cdef int status
     with nogil:
         status = ft_sdpa(a)

@@ -338,19 +338,99 @@ FT_INLINE void at_bias_row(const AttentionUnit& u, int64_t gi, int64_t j0,
 }
 
 template <class T>
-void at_run(const AttentionUnit& u, void* scratch) {
+FT_INLINE void at_rows_start(int64_t qr, const AttentionRows<T>& st) {
+    for (int64_t i = 0; i < qr; ++i) {
+        st.m[i] = -at_inf<T>();
+        st.l[i] = T(0);
+        st.bad[i] = T(0);
+    }
+}
+
+// One key block of the online softmax: score rows i0 .. i0 + qr - 1 (row
+// i at sc + i * lds, keys j0 .. j0 + nk - 1) are multiplied by `scale`,
+// biased, and replaced by P = exp(s - m'); m, l and alpha advance.
+template <class T>
+void at_softmax_step(const AttentionUnit& u, int64_t i0, int64_t qr,
+                     int64_t j0, int64_t nk, T scale, T* sc, int64_t lds,
+                     const AttentionRows<T>& st) {
     using VT = V<T>;
     constexpr int N = VT::N;
+    for (int64_t i = 0; i < qr; ++i) {
+        T* s = sc + i * lds;
+        if (scale != T(1)) {
+            const VT vs = VT::set1(scale);
+            int64_t j = 0;
+            for (; j + N <= nk; j += N) (VT::load(s + j) * vs).store(s + j);
+            if (j < nk)
+                (VT::load_partial(s + j, nk - j) * vs)
+                    .store_partial(s + j, nk - j);
+        }
+        at_bias_row(u, i0 + i, j0, nk, s);
+        const T bm = at_row_max(s, nk);
+        const T mn = bm > st.m[i] ? bm : st.m[i];
+        if (mn == -at_inf<T>()) {
+            // Every key so far is masked (or NaN, which the max passes
+            // over): P = 0, O unchanged.
+            for (int64_t j = 0; j < nk; ++j) {
+                if (s[j] != s[j]) st.bad[i] = T(1);
+                s[j] = T(0);
+            }
+            st.alpha[i] = T(1);
+            continue;
+        }
+        T dsum;
+        const T sum = at_row_exp(s, nk, mn, &dsum);
+        if (dsum != dsum) st.bad[i] = T(1);
+        st.alpha[i] = std::exp(st.m[i] - mn);
+        st.l[i] = st.l[i] * st.alpha[i] + sum;
+        st.m[i] = mn;
+    }
+}
+
+// out rows i0 .. i0 + qr - 1 = O / l: 0 for a row whose keys were all
+// masked or when no key block was visited (!visited), NaN for a bad row.
+template <class T>
+void at_finish(const AttentionUnit& u, int64_t i0, int64_t qr, bool visited,
+               const T* O, int64_t ldo, const AttentionRows<T>& st, T* out) {
+    using VT = V<T>;
+    constexpr int N = VT::N;
+    const int64_t Dv = u.Dv;
+    for (int64_t i = 0; i < qr; ++i) {
+        T* dst = out + (i0 + i) * u.rs_o;
+        T c;
+        if (!visited || st.l[i] == T(0))
+            c = T(0);
+        else
+            c = T(1) / st.l[i];
+        if (st.bad[i] != T(0)) c = T(NAN);
+        const T* o = O + i * ldo;
+        if (!visited) {
+            for (int64_t e = 0; e < Dv; ++e) dst[e * u.cs_o] = c;
+            continue;
+        }
+        if (u.cs_o == 1) {
+            const VT vc = VT::set1(c);
+            int64_t e = 0;
+            for (; e + N <= Dv; e += N) (VT::load(o + e) * vc).store(dst + e);
+            if (e < Dv)
+                (VT::load_partial(o + e, Dv - e) * vc)
+                    .store_partial(dst + e, Dv - e);
+        } else {
+            for (int64_t e = 0; e < Dv; ++e) dst[e * u.cs_o] = o[e] * c;
+        }
+    }
+}
+
+template <class T>
+void at_run(const AttentionUnit& u, void* scratch) {
     const AtPlan<T> p = at_plan<T>(u);
     const int64_t NR = p.NR, D = u.D, Dv = u.Dv, S = u.S;
     T* base = (T*)scratch;
     T* Qs = base + p.o_q;
     T* Sc = base + p.o_s;
     T* O = base + p.o_o;
-    T* mrow = base + p.o_m;
-    T* lrow = base + p.o_l;
-    T* alpha = base + p.o_a;
-    T* bad = base + p.o_bad;
+    const AttentionRows<T> st = {base + p.o_m, base + p.o_l, base + p.o_a,
+                                 base + p.o_bad};
     T* Kp = base + p.o_k;
     T* Vp = base + p.o_v;
     const T* q = (const T*)u.q;
@@ -380,10 +460,8 @@ void at_run(const AttentionUnit& u, void* scratch) {
             else
                 for (int64_t d = 0; d < D; ++d)
                     dst[d] = src[d * u.cs_q] * scale;
-            mrow[i] = -at_inf<T>();
-            lrow[i] = T(0);
-            bad[i] = T(0);
         }
+        at_rows_start(qr, st);
         int64_t kv_end = S;
         if (u.causal && i0 + qr < kv_end) kv_end = i0 + qr;
         bool first = true;
@@ -427,28 +505,7 @@ void at_run(const AttentionUnit& u, void* scratch) {
             }
 
             // 2. Bias, running max, exps, running sum.
-            for (int64_t i = 0; i < qr; ++i) {
-                T* s = Sc + i * lds;
-                at_bias_row(u, i0 + i, j0, nk, s);
-                const T bm = at_row_max(s, nk);
-                const T mn = bm > mrow[i] ? bm : mrow[i];
-                if (mn == -at_inf<T>()) {
-                    // Every key so far is masked (or NaN, which the max
-                    // passes over): P = 0, O unchanged.
-                    for (int64_t j = 0; j < nk; ++j) {
-                        if (s[j] != s[j]) bad[i] = T(1);
-                        s[j] = T(0);
-                    }
-                    alpha[i] = T(1);
-                    continue;
-                }
-                T dsum;
-                const T sum = at_row_exp(s, nk, mn, &dsum);
-                if (dsum != dsum) bad[i] = T(1);
-                alpha[i] = std::exp(mrow[i] - mn);
-                lrow[i] = lrow[i] * alpha[i] + sum;
-                mrow[i] = mn;
-            }
+            at_softmax_step<T>(u, i0, qr, j0, nk, T(1), Sc, lds, st);
 
             // 3. O = O * alpha + P Vb.
             for (int64_t pc = 0; pc * NR < Dv; ++pc) {
@@ -466,38 +523,14 @@ void at_run(const AttentionUnit& u, void* scratch) {
                                            c, ldo, nullptr);
                     else
                         at_ukr_m<T, true>(m, kc, Sc + ir * lds, lds, bp, vld,
-                                          c, ldo, alpha + ir);
+                                          c, ldo, st.alpha + ir);
                 }
             }
             first = false;
         }
 
-        // 4. out = O / l (0 for rows with every key masked, NaN for bad).
-        for (int64_t i = 0; i < qr; ++i) {
-            T* dst = out + (i0 + i) * u.rs_o;
-            T c;
-            if (first || lrow[i] == T(0))
-                c = T(0);
-            else
-                c = T(1) / lrow[i];
-            if (bad[i] != T(0)) c = T(NAN);
-            const T* o = O + i * ldo;
-            if (first) {
-                for (int64_t e = 0; e < Dv; ++e) dst[e * u.cs_o] = c;
-                continue;
-            }
-            if (u.cs_o == 1) {
-                const VT vc = VT::set1(c);
-                int64_t e = 0;
-                for (; e + N <= Dv; e += N)
-                    (VT::load(o + e) * vc).store(dst + e);
-                if (e < Dv)
-                    (VT::load_partial(o + e, Dv - e) * vc)
-                        .store_partial(dst + e, Dv - e);
-            } else {
-                for (int64_t e = 0; e < Dv; ++e) dst[e * u.cs_o] = o[e] * c;
-            }
-        }
+        // 4. out = O / l.
+        at_finish<T>(u, i0, qr, !first, O, ldo, st, out);
     }
 }
 
@@ -514,11 +547,39 @@ int64_t at_q_block(int64_t D, int64_t Dv, int64_t S, int dtsize) {
                        : at_q_block_t<double>(D, Dv, S);
 }
 
+// The vector steps of the bfloat16 engine path (ops/attention.cpp).
+void at_engine_step(const AttentionUnit& u, int64_t i0, int64_t qr,
+                    int64_t j0, int64_t nk, float* sc, int64_t lds, float* o,
+                    int64_t ldo, bool first, const AttentionRows<float>& st) {
+    if (first) at_rows_start(qr, st);
+    at_softmax_step<float>(u, i0, qr, j0, nk, float(u.scale), sc, lds, st);
+    if (first) return;
+    using VT = V<float>;
+    constexpr int N = VT::N;
+    const int64_t Dv = u.Dv;
+    for (int64_t i = 0; i < qr; ++i) {
+        float* oi = o + i * ldo;
+        const VT va = VT::set1(st.alpha[i]);
+        int64_t e = 0;
+        for (; e + N <= Dv; e += N) (VT::load(oi + e) * va).store(oi + e);
+        if (e < Dv)
+            (VT::load_partial(oi + e, Dv - e) * va)
+                .store_partial(oi + e, Dv - e);
+    }
+}
+
+void at_engine_finish(const AttentionUnit& u, int64_t i0, int64_t qr,
+                      bool visited, const float* o, int64_t ldo,
+                      const AttentionRows<float>& st) {
+    at_finish<float>(u, i0, qr, visited, o, ldo, st, (float*)u.out);
+}
+
 }  // namespace
 
 const AttentionKernels& attention_kernels() {
-    static const AttentionKernels k = {at_scratch_f32, at_scratch_f64,
-                                       at_run_f32, at_run_f64, at_q_block};
+    static const AttentionKernels k = {
+        at_scratch_f32, at_scratch_f64,  at_run_f32,      at_run_f64,
+        at_q_block,     at_engine_step, at_engine_finish};
     return k;
 }
 

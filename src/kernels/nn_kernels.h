@@ -80,6 +80,17 @@ struct AttentionUnit {
     int64_t row_begin, row_end;
 };
 
+// Per-row state of the online softmax of one q block: running max m,
+// running sum l, the rescale factor alpha of the last key block, and bad
+// (nonzero once the row met a NaN or +inf score).
+template <class T>
+struct AttentionRows {
+    T* m;
+    T* l;
+    T* alpha;
+    T* bad;
+};
+
 struct AttentionKernels {
     // Scratch bytes one unit needs (for its L, S, D, Dv); the driver
     // allocates it from the pool, 64-byte aligned.
@@ -89,6 +100,24 @@ struct AttentionKernels {
     void (*run_f64)(const AttentionUnit& u, void* scratch);
     // Query rows per block (a unit covers whole blocks but the last).
     int64_t (*q_block)(int64_t D, int64_t Dv, int64_t S, int dtsize);
+    // The vector steps of the bfloat16 engine path, whose driver
+    // (ops/attention.cpp) computes the two products on the engine, all in
+    // float32 (mask values and out included):
+    // engine_step: one key block of the online softmax of q rows
+    //   [i0, i0 + qr): the scores (row i at sc + i * lds, keys
+    //   [j0, j0 + nk)) are multiplied by u.scale, biased, and replaced by
+    //   P = exp(s - m'); `first` starts the rows' state, otherwise O's
+    //   rows (ldo apart, u.Dv wide) are rescaled by the step's alpha,
+    //   ready for O += P V.
+    // engine_finish: out rows [i0, i0 + qr) = O / l (0 for rows with
+    //   every key masked or when no key block was visited).
+    void (*engine_step)(const AttentionUnit& u, int64_t i0, int64_t qr,
+                        int64_t j0, int64_t nk, float* sc, int64_t lds,
+                        float* o, int64_t ldo, bool first,
+                        const AttentionRows<float>& st);
+    void (*engine_finish)(const AttentionUnit& u, int64_t i0, int64_t qr,
+                          bool visited, const float* o, int64_t ldo,
+                          const AttentionRows<float>& st);
 };
 
 FT_DECLARE_PER_ISA(const SoftmaxKernels& softmax_kernels())

@@ -54,8 +54,21 @@ struct AttentionArgs {
     double scale;
     void* out;
     int64_t rs_o, cs_o;
+    // The bfloat16 engine path (bf16_engine() must not be `convert`): dt is
+    // float32, the dtype of a float mask and of out; q, k and v hold
+    // bfloat16 values, or float32 values (qkv_f32) rounded to bfloat16
+    // while packing.  Both products run on the engine with float32
+    // accumulation, the softmax in float32.
+    bool bf16_engine;
+    bool qkv_f32;
 };
 
 int scaled_dot_product_attention(const AttentionArgs& a);
+
+// Blocks of the bfloat16 engine path: q rows and keys per block (rounded
+// up to 32), and the largest packed K and V (bytes) of a work unit kept
+// for all its q blocks rather than packed block by block; 0 restores each
+// default (64, 512, 4 MiB).  For tests; not thread-safe.
+void attention_bf16_tune(int64_t qb, int64_t kb, int64_t whole_bytes);
 
 }  // namespace ft
