@@ -272,16 +272,20 @@ def test_set_engine_errors():
                            r"(this build has no AMX kernel|the CPU does "
                            "not report AMX)"):
             _C._set_bf16_engine("amx")
-    elif _C._active_isa() == "avx512":
-        prev_isa = _C._active_isa()
+    hardware = [name for name, present in (
+        ("amx", cpu["amx_tile"] and cpu["amx_bf16"]),
+        ("avx512_bf16", cpu["avx512_bf16"])) if present]
+    if hardware and _C._active_isa() == "avx512":
         _C._set_isa("avx2")
         try:
-            # A lower ISA switches AMX off, whatever was chosen.
-            with pytest.raises(RuntimeError, match="below avx512"):
-                _C._set_bf16_engine("amx")
-            assert _C._bf16_engine() != "amx"
+            # A lower ISA switches the hardware engines off, whatever was
+            # chosen.
+            for name in hardware:
+                with pytest.raises(RuntimeError, match="below avx512"):
+                    _C._set_bf16_engine(name)
+            assert _C._bf16_engine() == "convert"
         finally:
-            _C._set_isa(prev_isa)
+            _C._set_isa("avx512")
     assert _C._bf16_engine() == previous
 
 
@@ -450,3 +454,200 @@ def test_prepacked_linear_engine_changed(rng):
                                       np.asarray(expect).view(np.uint16))
     finally:
         _C._set_bf16_engine("auto")
+
+
+# ------------------------------------------------- attention on the engine
+#
+# bfloat16 attention with 16 or more query rows multiplies on the engine
+# (ops/attention.cpp): S = Q K^T and O += P V with P rounded to bfloat16,
+# the online softmax in float32 on the active ISA's vector kernels.  So
+# these tests run on every engine and every ISA.  Reference: float64 on
+# the bfloat16 inputs.  The result (rounded to bfloat16) is within
+# 2**-8 |ref| (the final rounding and the float32 softmax) plus
+# 2**-7 (|P| @ |V|) (P's rounding to bfloat16, 2**-9 relative, with
+# margin) of it.
+
+
+@pytest.fixture
+def engine_isa(engine, isa):
+    """The engine under each ISA; a hardware engine is off below avx512."""
+    if _C._bf16_engine() != engine:
+        pytest.skip(f"the {isa} kernels switch the {engine} engine off")
+    return engine, isa
+
+
+@pytest.fixture
+def attention_blocks():
+    """Restore the engine attention's default blocks after a test."""
+    yield _C._attention_bf16_tune
+    _C._attention_bf16_tune(0, 0, 0)
+
+
+def _attention_reference(q, k, v, mask=None, causal=False, scale=None):
+    q, k, v = (np.asarray(x).astype(np.float64) for x in (q, k, v))
+    L, S = q.shape[-2], k.shape[-2]
+    s = q @ np.swapaxes(k, -1, -2)
+    s *= 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    if causal:
+        mask = np.tril(np.ones((L, S), bool))
+    if mask is not None and mask.dtype == bool:
+        s = np.where(mask, s, -np.inf)
+    elif mask is not None:
+        s = s + np.asarray(mask).astype(np.float64)
+    m = s.max(axis=-1, keepdims=True)
+    dead = ~np.isfinite(m)               # every key masked: PyTorch gives 0
+    e = np.exp(s - np.where(dead, 0, m))
+    p = e / np.where(dead, 1, e.sum(axis=-1, keepdims=True))
+    return p @ v, np.abs(p) @ np.abs(v)
+
+
+def _check_attention(got, q, k, v, **kw):
+    ref, mag = _attention_reference(q, k, v, **kw)
+    got = np.asarray(got)
+    assert got.dtype == BF16 and got.shape == ref.shape
+    err = np.abs(got.astype(np.float64) - ref)
+    bound = 2.0 ** -8 * np.abs(ref) + 2.0 ** -7 * mag
+    assert np.all(err <= bound), (
+        f"max error {err.max()}, worst excess {(err - bound).max()}")
+    assert np.linalg.norm(err) <= 1e-2 * np.linalg.norm(ref) + 1e-30
+
+
+def _sdpa(q, k, v, **kw):
+    before = _C._bf16_engine_products()
+    out = ft.scaled_dot_product_attention(
+        *(ft.asarray(x) for x in (q, k, v)), **kw)
+    return out, _C._bf16_engine_products() - before
+
+
+# (L, S, D, Dv): 32-row tile panels and 32-key steps crossed in every
+# dimension, D and Dv below, at and above the tiles' 32.
+SHAPES = [(16, 1, 8, 8), (17, 33, 40, 24), (64, 64, 64, 64),
+          (100, 90, 72, 40), (33, 200, 16, 80)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_attention_on_engine(engine_isa, rng, shape):
+    L, S, D, Dv = shape
+    q, k, v = (_rand(rng, (2, s, d)) for s, d in ((L, D), (S, D), (S, Dv)))
+    got, products = _sdpa(q, k, v)
+    assert products > 0
+    _check_attention(got, q, k, v)
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_attention_key_blocks(engine_isa, rng, attention_blocks, whole):
+    # Small blocks: several q blocks per unit and several key blocks per q
+    # block, packed once per unit or block by block; the online softmax
+    # rescales O between key blocks.  The result must not depend on it.
+    q, k, v = _rand(rng, (1, 2, 90, 24)), _rand(rng, (1, 2, 150, 24)), \
+        _rand(rng, (1, 2, 150, 40))
+    q = q * 4  # peaked rows: the running max moves between blocks
+    default, _ = _sdpa(q, k, v)
+    attention_blocks(32, 64, 0 if whole else 1)
+    got, products = _sdpa(q, k, v)
+    # 2 batch elements x 3 q blocks x 3 key blocks x 2 products.
+    assert products == 36
+    _check_attention(got, q, k, v)
+    _check_attention(default, q, k, v)
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_attention_causal(engine_isa, rng, attention_blocks, threads,
+                          whole):
+    q, k, v = _rand(rng, (3, 70, 32)), _rand(rng, (3, 70, 32)), \
+        _rand(rng, (3, 70, 32))
+    got, _ = _sdpa(q, k, v, is_causal=True)
+    _check_attention(got, q, k, v, causal=True)
+    # Key blocks past a q block's last row are skipped and the diagonal
+    # block is cut short, so a q block may use a prefix of a key block
+    # packed for the whole unit: one thread (one unit for all q blocks),
+    # q blocks of 32 rows in key blocks of 128 keys, L != S, Dv over two
+    # 32-column panels.
+    ft.set_num_threads(1)
+    attention_blocks(32, 128 if whole else 32, 0 if whole else 1)
+    k2, v2 = _rand(rng, (3, 100, 32)), _rand(rng, (3, 100, 48))
+    got, _ = _sdpa(q, k2, v2, is_causal=True)
+    _check_attention(got, q, k2, v2, causal=True)
+
+
+def test_attention_masks(engine_isa, rng):
+    q, k, v = _rand(rng, (2, 40, 32)), _rand(rng, (2, 50, 32)), \
+        _rand(rng, (2, 50, 16))
+    keep = rng.random((2, 40, 50)) < 0.7
+    keep[0, 3] = False                      # a row with every key masked
+    got, products = _sdpa(q, k, v, attn_mask=ft.asarray(keep))
+    assert products > 0
+    _check_attention(got, q, k, v, mask=keep)
+    assert not np.asarray(got)[0, 3].astype(np.float32).any()
+    bias = rng.standard_normal((40, 50)).astype(np.float32)
+    got, _ = _sdpa(q, k, v, attn_mask=ft.asarray(bias))
+    _check_attention(got, q, k, v, mask=bias)
+    got, _ = _sdpa(q, k, v, scale=0.3)
+    _check_attention(got, q, k, v, scale=0.3)
+
+
+def test_attention_strided(engine_isa, rng):
+    # Transposed and strided views are read in place by the packing.
+    base = _rand(rng, (2, 80, 96))
+    q = ft.asarray(base)[:, :40, ::2]                  # column stride 2
+    k = ft.asarray(np.ascontiguousarray(
+        np.swapaxes(base[:, :, :48], -1, -2))).mT      # column-major rows
+    v = ft.asarray(base)[:, ::-1, 10:30]               # reversed rows
+    got, products = _sdpa(q, k, v)
+    assert products > 0
+    _check_attention(got, np.asarray(q), np.asarray(k), np.asarray(v))
+
+
+def test_attention_autocast_rounds_while_packing(engine_isa, rng):
+    q, k, v = (rng.standard_normal((2, 3, 48, 32)).astype(np.float32)
+               for _ in range(3))
+    before = _C._bf16_engine_products()
+    with ft.autocast(dtype=ft.bfloat16):
+        got = ft.scaled_dot_product_attention(
+            ft.asarray(q), ft.asarray(k), ft.asarray(v), is_causal=True)
+    assert _C._bf16_engine_products() > before
+    assert got.dtype == ft.bfloat16
+    # The float32 operands rounded inside the engine's packing: the same
+    # bits as bfloat16 operands rounded by ml_dtypes.
+    expect, _ = _sdpa(q.astype(BF16), k.astype(BF16), v.astype(BF16),
+                      is_causal=True)
+    np.testing.assert_array_equal(np.asarray(got).view(np.uint16),
+                                  np.asarray(expect).view(np.uint16))
+
+
+def test_attention_batch_broadcast_and_gqa(engine_isa, rng):
+    q = _rand(rng, (2, 4, 20, 16))
+    k, v = _rand(rng, (1, 2, 30, 16)), _rand(rng, (1, 2, 30, 8))
+    got, _ = _sdpa(q, k, v, enable_gqa=True)
+    rep = lambda x: np.repeat(np.broadcast_to(x, (2, 2) + x.shape[2:]), 2,
+                              axis=1)
+    _check_attention(got, q, rep(k), rep(v))
+
+
+def test_attention_threads_bitwise(engine_isa, rng, threads):
+    q, k, v = _rand(rng, (3, 100, 32)), _rand(rng, (3, 80, 32)), \
+        _rand(rng, (3, 80, 32))
+    ft.set_num_threads(1)
+    one, _ = _sdpa(q, k, v)
+    ft.set_num_threads(2)
+    two, _ = _sdpa(q, k, v)
+    np.testing.assert_array_equal(np.asarray(one).view(np.uint16),
+                                  np.asarray(two).view(np.uint16))
+
+
+def test_attention_few_rows_stay_on_vector_units(engine_isa, rng):
+    # Decode-style attention (under 16 query rows) runs on the float32
+    # kernels, not the engine, and still matches the reference.
+    q, k, v = _rand(rng, (4, 1, 64)), _rand(rng, (4, 300, 64)), \
+        _rand(rng, (4, 300, 64))
+    got, products = _sdpa(q, k, v)
+    assert products == 0
+    _check_attention(got, q, k, v)
+
+
+def test_attention_empty_keys(engine_isa):
+    q = np.ones((2, 20, 8), BF16)
+    k, v = np.ones((2, 0, 8), BF16), np.ones((2, 0, 5), BF16)
+    got, products = _sdpa(q, k, v)
+    assert products == 0 and got.shape == (2, 20, 5)
+    assert not np.asarray(got).astype(np.float32).any()

@@ -519,6 +519,23 @@ def test_softmax_layer_norm_keep_16bit(dtype, rng):
 
 
 # ---------------------------------------------------------------- products
+#
+# The tests below check the convert path: 16-bit operands read (and float32
+# ones rounded) by the float32 GEMM's packing.  bfloat16 products run on a
+# matrix engine instead where the CPU has one (tests/test_bf16_engine.py
+# covers those), so the tests that compare with the float32 path bit for
+# bit, or that bound the error of a float32 P in attention, pin the engine
+# to 'convert' with this fixture.
+
+
+@pytest.fixture
+def convert_path():
+    previous = _C._bf16_engine()
+    _C._set_bf16_engine("convert")
+    yield
+    _C._set_bf16_engine("auto")
+    if _C._bf16_engine() != previous:
+        _C._set_bf16_engine(previous)
 
 
 def _assert_product(got, ref64, dtype, k):
@@ -587,7 +604,7 @@ def test_matmul_close_to_torch_bfloat16(rng):
 
 
 @pytest.mark.parametrize("dtype", LOWP, ids=IDS)
-def test_attention(isa, dtype, rng):
+def test_attention(isa, convert_path, dtype, rng):
     q = _lowp_input(rng, (2, 3, 17, 8), dtype, -1, 1)
     k = _lowp_input(rng, (2, 3, 23, 8), dtype, -1, 1)
     v = _lowp_input(rng, (2, 3, 23, 8), dtype, -1, 1)
@@ -814,7 +831,8 @@ def _check_packed_product(a, b, dtype, kind):
 
 @pytest.mark.parametrize("dtype", LOWP, ids=IDS)
 @pytest.mark.parametrize("path", list(GEMM_PATHS))
-def test_products_read_16bit_while_packing(isa, dtype, path, tune, rng):
+def test_products_read_16bit_while_packing(isa, convert_path, dtype, path, tune,
+                                          rng):
     info = _C._gemm_info(np.float32)
     mr, nr = info["mr"], info["nr"]
     # kc = 16, mc = 2 mr, nc = 2 nr: the sizes below cross every block.
@@ -835,7 +853,8 @@ def test_products_read_16bit_while_packing(isa, dtype, path, tune, rng):
 @pytest.mark.parametrize("dtype", LOWP, ids=IDS)
 @pytest.mark.parametrize("m,k,n", [(1, 700, 300), (1, 300, 1), (300, 600, 1),
                                    (7, 500, 400), (200, 300, 260)])
-def test_products_read_16bit_default_blocks(isa, dtype, m, k, n, rng):
+def test_products_read_16bit_default_blocks(isa, convert_path, dtype, m, k, n,
+                                           rng):
     """Default blocks: GEMV row and dot forms (chunked k), the skinny
     no-pack path and the packed path."""
     for name, a, b in _layouts(rng, m, k, n, dtype):
@@ -963,7 +982,8 @@ def _same_result(got, want):
 @pytest.mark.parametrize("wdtype", [np.dtype(np.float32)] + LOWP,
                          ids=["float32"] + IDS)
 @pytest.mark.parametrize("path", ["packed", "auto"])
-def test_prepacked_linear_matches_unpacked(isa, wdtype, path, tune, rng):
+def test_prepacked_linear_matches_unpacked(isa, convert_path, wdtype, path,
+                                           tune, rng):
     info = _C._gemm_info(np.float32)
     if path == "packed":
         # Small blocks and the packed path: every product reads the
