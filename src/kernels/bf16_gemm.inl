@@ -411,13 +411,32 @@ int gemm_packed_b(int64_t m, int64_t n, int64_t k, const Bf16Operand& a,
     g.accumulate = accumulate;
     g.mcp = mc / kPanel > 0 ? mc / kPanel : 1;
     g.ncp = nc / kPanel > 0 ? nc / kPanel : 1;
-    g.n_mb = ceil_div(ceil_div(m, kPanel), g.mcp);
-    g.n_nb = ceil_div(ceil_div(n, kPanel), g.ncp);
-    const int64_t units = g.n_mb * g.n_nb;
-    const int64_t grain = g.n_mb >= 2 * max_threads() ? g.n_nb : 1;
-    // B is read once when there is one m block: load it with the
-    // streaming hint so that it does not push the A block out of L2.
+    const int64_t pan_m = ceil_div(m, kPanel), pan_n = ceil_div(n, kPanel);
+    g.n_mb = ceil_div(pan_m, g.mcp);
+    g.n_nb = ceil_div(pan_n, g.ncp);
+    // B is read once (by each thread) when there is one m block: load it
+    // with the streaming hint so that it does not push the A block out of
+    // L2.
     const bool stream_b = g.n_mb == 1;
+    // Fewer m blocks than threads: split the rows finer, so that each
+    // thread packs only its own rows of A (threads sharing an m block
+    // pack the same rows twice), then, if there are still fewer blocks
+    // than threads, the columns.  The result does not depend on the
+    // blocks.
+    const int64_t nt = in_parallel() ? 1 : max_threads();
+    if (g.n_mb < nt && g.n_mb < pan_m) {
+        const int64_t mbs = pan_m < nt ? pan_m : nt;
+        g.mcp = ceil_div(pan_m, mbs);
+        g.n_mb = ceil_div(pan_m, g.mcp);
+    }
+    if (g.n_mb * g.n_nb < nt && g.n_nb < pan_n) {
+        const int64_t want = ceil_div(nt, g.n_mb);
+        const int64_t nbs = pan_n < want ? pan_n : want;
+        g.ncp = ceil_div(pan_n, nbs);
+        g.n_nb = ceil_div(pan_n, g.ncp);
+    }
+    const int64_t units = g.n_mb * g.n_nb;
+    const int64_t grain = g.n_mb >= 2 * nt ? g.n_nb : 1;
     int failed = 0;
     parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
         const bool ok = stream_b ? run_units<true>(g, u0, u1)
