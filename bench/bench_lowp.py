@@ -23,7 +23,8 @@ fasttensor float32.
 
 ``test_bf16_attention`` times scaled_dot_product_attention on
 (4, 8, 1024, 64) bfloat16 q, k, v: fasttensor and PyTorch bfloat16, and
-fasttensor float32.
+fasttensor float32.  Where a bfloat16 engine runs, the table ends with its
+peak, measured in the same run, and the bfloat16 rows' share of it.
 """
 
 import time
@@ -80,6 +81,33 @@ def ratio_report(request):
                     for k in others]
             print(f"{n:6d} {2.0 * n ** 3 / t0 * 1e-9:15.1f} " +
                   " ".join(cols))
+        attn = _results.get("attention", {})
+        if "fasttensor-bf16" in attn:
+            t = attn["fasttensor-bf16"]
+            print(f"bfloat16 attention {ATTN_SHAPE}: "
+                  + ", ".join(f"{attn[k] / t:.2f}x {k}" for k in ATTN_ROWS
+                              if k in attn and k != "fasttensor-bf16")
+                  + " (time(row) / time(fasttensor-bf16))")
+        engine = _C._bf16_engine()
+        if engine in ("amx", "avx512_bf16"):
+            # Measured now, after the timed rows, on the same threads.
+            peak = _C._bf16_engine_peak_tflops(0.2) * THREADS
+            print(f"{engine} peak, measured in this run: {peak:.2f} TFLOP/s "
+                  f"on {THREADS} threads")
+            for n in SIZES:
+                t = _results.get(n, {}).get("fasttensor-bf16")
+                if t:
+                    rate = 2.0 * n ** 3 / t * 1e-12
+                    print(f"  fasttensor-bf16 n={n}: {rate:.3f} TFLOP/s "
+                          f"({100 * rate / peak:.0f}% of peak)")
+            t = attn.get("fasttensor-bf16")
+            if t:
+                rate = 4.0 * np.prod(ATTN_SHAPE) * ATTN_SHAPE[2] / t * 1e-12
+                print(f"  fasttensor-bf16 attention: {rate:.3f} TFLOP/s "
+                      f"({100 * rate / peak:.0f}% of peak)")
+        else:
+            print(f"bfloat16 engine: {engine} (no bfloat16 matrix unit; "
+                  "the float32 FMA peak is the ceiling)")
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -193,3 +221,4 @@ def test_bf16_attention(benchmark, row):
         flops = 4.0 * np.prod(ATTN_SHAPE) * ATTN_SHAPE[2]
         benchmark.extra_info.update({"library": lib, "threads": THREADS,
                                      "gflops": flops / tmin * 1e-9})
+        _results.setdefault("attention", {})[row] = tmin

@@ -330,12 +330,15 @@ def _np_attention(xp, q, k, v, mask_add):
 
 
 def attention_case(length, *, batch=1, heads=8, head_dim=64, causal=False,
-                   quick=False):
-    """``softmax(q @ k^T / sqrt(D) [+ causal mask]) @ v`` over B x H heads."""
+                   dtype=np.float32, quick=False):
+    """``softmax(q @ k^T / sqrt(D) [+ causal mask]) @ v`` over B x H heads,
+    on float32 or bfloat16 q, k and v (NumPy, without a bfloat16 product,
+    is left out of the bfloat16 case)."""
     shape = (batch, heads, length, head_dim)
+    lowp = np.dtype(dtype) == np.dtype(ml_dtypes.bfloat16)
 
     def make(rng):
-        q, k, v = (rng.standard_normal(shape).astype(np.float32)
+        q, k, v = (rng.standard_normal(shape).astype(np.float32).astype(dtype)
                    for _ in range(3))
         if not causal:
             return q, k, v
@@ -346,6 +349,7 @@ def attention_case(length, *, batch=1, heads=8, head_dim=64, causal=False,
         return q, k, v, mask
 
     def ref(q, k, v, mask=None):
+        q, k, v = (x.astype(np.float64) for x in (q, k, v))
         s = q @ np.swapaxes(k, -1, -2) / math.sqrt(head_dim)
         if mask is not None:
             s = s + mask
@@ -364,16 +368,23 @@ def attention_case(length, *, batch=1, heads=8, head_dim=64, causal=False,
 
     pairs = length * (length + 1) / 2 if causal else length * length
     flops = 4.0 * batch * heads * head_dim * pairs
-    name = f"attention-{'causal-' if causal else ''}L{length}"
+    name = (f"attention-{'bf16-' if lowp else ''}{'causal-' if causal else ''}"
+            f"{f'B{batch}-' if batch != 1 else ''}L{length}")
+    impl = {"fasttensor": ft_impl, "torch": torch_impl}
+    if not lowp:
+        impl["numpy"] = np_impl
     return Case(name=name, group="attention", make_inputs=make,
-                reference=ref,
-                impl={"fasttensor": ft_impl, "numpy": np_impl,
-                      "torch": torch_impl},
-                requires=("nn.scaled_dot_product_attention",), kind="flops",
-                flops=flops, nbytes=4.0 * 4 * batch * heads * length * head_dim,
-                depth=max(length, head_dim), rtol_eps=16.0,
-                series=None if causal else "attention", x=length, quick=quick,
-                shapes=f"q, k, v {shape} float32"
+                reference=ref, impl=impl,
+                requires=("nn.scaled_dot_product_attention",)
+                + (("bfloat16",) if lowp else ()), kind="flops",
+                flops=flops,
+                nbytes=4.0 * _itemsize(dtype) * batch * heads * length
+                * head_dim,
+                depth=1 if lowp else max(length, head_dim),
+                rtol_eps=4.0 if lowp else 16.0, dtype=dtype,
+                series=None if causal or lowp else "attention", x=length,
+                quick=quick,
+                shapes=f"q, k, v {shape} {np.dtype(dtype).name}"
                 + (", causal" if causal else ""))
 
 
@@ -487,6 +498,7 @@ def default_cases():
         matmul_case(512, 512, 512, dtype=np.float64, name="matmul-f64-512"),
         lowp_matmul_case(256),
         lowp_matmul_case(512),
+        lowp_matmul_case(2048),
         lowp_matmul_case(512, autocast=True),
         bmm_case(64, 128, 128, 128, quick=True),
         bmm_case(16, 256, 256, 256, broadcast_b=True),
@@ -499,6 +511,7 @@ def default_cases():
     for length in (128, 256, 512, 1024):
         cases.append(attention_case(length, quick=length in (256, 512)))
     cases.append(attention_case(512, causal=True))
+    cases.append(attention_case(1024, batch=4, dtype=ml_dtypes.bfloat16))
     for n in (1 << 16, 1 << 20, 1 << 24):
         cases.append(binary_case("add", n, series="add", quick=True))
     cases += [
