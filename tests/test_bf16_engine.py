@@ -150,21 +150,32 @@ def test_transposed_and_strided(engine, rng):
 def test_float32_sources_round_while_packing(engine, rng):
     a32 = rng.standard_normal((37, 45)).astype(np.float32)
     b32 = rng.standard_normal((45, 29)).astype(np.float32)
-    # Ties of bfloat16 rounding (to even), NaN and infinities.
+    # Ties of bfloat16 rounding (to even), NaN and infinities, in A and in
+    # B, whose rows pack 16 columns at a time (the first tile) and
+    # column by column (the last 13).
     a32[0, :4] = [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 3e38]
+    ties = [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8),
+            2.0 ** 100 * (1 + 3 * 2 ** -8)]
+    b32[1, 12:16] = ties
+    b32[2, 25:29] = ties
     b32[5, 3] = np.inf
     a32[7, 9] = np.nan
+    b32[9, 20] = np.nan
+    # A signalling NaN whose payload lies in the dropped half: still NaN.
+    b32[11, 7] = np.uint32(0x7f800001).view(np.float32)
     got = np.asarray(_mm(a32, b32))
-    from_bf16 = np.asarray(_mm(a32.astype(BF16), b32.astype(BF16)))
+    with np.errstate(invalid="ignore"):  # ml_dtypes on the signalling NaN
+        a16, b16 = a32.astype(BF16), b32.astype(BF16)
+    from_bf16 = np.asarray(_mm(a16, b16))
     np.testing.assert_array_equal(got, from_bf16)
-    assert np.isnan(got[7]).all()
+    assert np.isnan(got[7]).all() and np.isnan(got[:, [7, 20]]).all()
     assert np.isinf(got[np.arange(37) != 7, 3]).all()
     # Elements away from the non-finite inputs match the reference.
-    ref, mag = _reference(a32, b32)
+    ref, mag = _reference(a16, b16)
     keep = np.isfinite(ref)
     keep[[0, 7], :] = False   # row 0 may overflow float32 on the way
-    keep[:, 3] = False
-    assert keep.sum() == 35 * 28
+    keep[:, [3, 7, 20]] = False
+    assert keep.sum() == 35 * 26
     err = np.abs(got.astype(np.float64)[keep] - ref[keep])
     assert np.all(err <= (45 + 2) * U * mag[keep])
     # Column-major float32 B (a transposed weight) packs the same values.
@@ -172,7 +183,7 @@ def test_float32_sources_round_while_packing(engine, rng):
     np.testing.assert_array_equal(
         np.asarray(_C._bf16_engine_matmul(ft.asarray(a32), bt)), from_bf16)
     # Mixed: float32 A with bfloat16 B.
-    mixed = np.asarray(_mm(a32, b32.astype(BF16)))
+    mixed = np.asarray(_mm(a32, b16))
     np.testing.assert_array_equal(mixed, from_bf16)
 
 

@@ -142,6 +142,58 @@ inline void copy_run(const T* src, int64_t inc, int64_t n, uint16_t* d,
     for (int64_t i = 0; i < n; ++i) d[i * step] = to_bf16(src[i * inc]);
 }
 
+// 16 contiguous values as bfloat16 bits, in GCC vector types (which
+// compile to the build's SIMD, or to scalar code): copied, or rounded to
+// nearest even as bf16_from_f32 does, NaN kept quiet.  Vectors go through
+// pointers, not by value, so that no function's ABI depends on the build
+// flags.
+typedef uint16_t U16x16 __attribute__((vector_size(32)));
+typedef uint32_t U32x16 __attribute__((vector_size(64)));
+
+inline void bf16x16(const uint16_t* src, U16x16* out) {
+    std::memcpy(out, src, sizeof *out);
+}
+
+inline void bf16x16(const float* src, U16x16* out) {
+    U32x16 x;
+    std::memcpy(&x, src, sizeof x);
+    const U32x16 nan = (x & 0x7fffffffu) > 0x7f800000u;
+    const U32x16 rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    const U32x16 quiet = (x >> 16) | 0x0040u;
+    *out = __builtin_convertvector((nan & quiet) | (~nan & rounded), U16x16);
+}
+
+// 16 values of two contiguous rows, interleaved: d[2 c + e] = row e [c]
+// (one k pair of 16 VNNI columns).
+template <class T>
+inline void interleave16(const T* r0, const T* r1, uint16_t* d) {
+    U16x16 a, b;
+    bf16x16(r0, &a);
+    bf16x16(r1, &b);
+    const U16x16 lo = __builtin_shuffle(
+        a, b, U16x16{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
+    const U16x16 hi = __builtin_shuffle(
+        a, b, U16x16{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15,
+                     31});
+    std::memcpy(d, &lo, sizeof lo);
+    std::memcpy(d + 16, &hi, sizeof hi);
+}
+
+// k values [0, kn) of one column, adjacent in memory, into the pair slots
+// of its VNNI column: d[(kk / 2) * kStepK + kk % 2]; bfloat16 pairs move as
+// one 32-bit word.
+inline void column_pairs(const uint16_t* src, int64_t kn, uint16_t* d) {
+    int64_t kk = 0;
+    for (; kk + 1 < kn; kk += 2)
+        std::memcpy(d + (kk >> 1) * kStepK, src + kk, 2 * sizeof(uint16_t));
+    if (kk < kn) d[(kk >> 1) * kStepK] = src[kk];
+}
+
+inline void column_pairs(const float* src, int64_t kn, uint16_t* d) {
+    for (int64_t kk = 0; kk < kn; ++kk)
+        d[(kk >> 1) * kStepK + (kk & 1)] = bf16_from_f32(src[kk]);
+}
+
 template <class T>
 void pack_b_panel_typed(const T* p, int64_t rs, int64_t cs, int64_t j0,
                         int64_t cols, int64_t k, int64_t ksteps,
@@ -157,20 +209,25 @@ void pack_b_panel_typed(const T* p, int64_t rs, int64_t cs, int64_t j0,
             for (int64_t c = 0; c < cols; ++c) {
                 // Column c is column c % 16 of tile c / 16.
                 uint16_t* d = ds + (c >> 4) * kTileElems + 2 * (c & 15);
-                const T* src = p + (j0 + c) * cs + k0;
-                for (int64_t kk = 0; kk < kn; ++kk)
-                    d[(kk >> 1) * kStepK + (kk & 1)] = to_bf16(src[kk]);
+                column_pairs(p + (j0 + c) * cs + k0, kn, d);
             }
             continue;
         }
-        // Row by row: row k0 + kk fills element kk & 1 of pair kk >> 1
-        // for the panel's columns, 16 per tile.
-        for (int64_t kk = 0; kk < kn; ++kk) {
-            const T* src = p + (k0 + kk) * rs + j0 * cs;
+        // Two rows at a time: rows k0 + 2 q and k0 + 2 q + 1 interleave
+        // into pair q of the panel's columns, 16 per tile (a row at or
+        // beyond k stays zero).
+        for (int64_t q = 0; 2 * q < kn; ++q) {
+            const T* r0 = p + (k0 + 2 * q) * rs + j0 * cs;
+            const bool second = 2 * q + 1 < kn;
             for (int64_t h = 0; h < 2 && h * 16 < cols; ++h) {
                 const int64_t cn = cols - h * 16 < 16 ? cols - h * 16 : 16;
-                copy_run(src + h * 16 * cs, cs, cn,
-                         ds + (h * 16 + (kk >> 1)) * kStepK + (kk & 1), 2);
+                uint16_t* d = ds + (h * 16 + q) * kStepK;
+                if (cs == 1 && cn == 16 && second) {
+                    interleave16(r0 + h * 16, r0 + rs + h * 16, d);
+                    continue;
+                }
+                copy_run(r0 + h * 16 * cs, cs, cn, d, 2);
+                if (second) copy_run(r0 + rs + h * 16 * cs, cs, cn, d + 1, 2);
             }
         }
     }
