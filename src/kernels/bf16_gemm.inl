@@ -149,6 +149,15 @@ inline void copy_run(const T* src, int64_t inc, int64_t n, uint16_t* d,
 // flags.
 typedef uint16_t U16x16 __attribute__((vector_size(32)));
 typedef uint32_t U32x16 __attribute__((vector_size(64)));
+// __builtin_shufflevector: clang, GCC 12 and later; __builtin_shuffle: GCC.
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define FT_BF16_SHUFFLEVECTOR 1
+#endif
+#endif
+#ifndef FT_BF16_SHUFFLEVECTOR
+#define FT_BF16_SHUFFLEVECTOR 0
+#endif
 
 inline void bf16x16(const uint16_t* src, U16x16* out) {
     std::memcpy(out, src, sizeof *out);
@@ -170,11 +179,18 @@ inline void interleave16(const T* r0, const T* r1, uint16_t* d) {
     U16x16 a, b;
     bf16x16(r0, &a);
     bf16x16(r1, &b);
+#if FT_BF16_SHUFFLEVECTOR
+    const U16x16 lo = __builtin_shufflevector(
+        a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const U16x16 hi = __builtin_shufflevector(
+        a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+#else
     const U16x16 lo = __builtin_shuffle(
         a, b, U16x16{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
     const U16x16 hi = __builtin_shuffle(
         a, b, U16x16{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15,
                      31});
+#endif
     std::memcpy(d, &lo, sizeof lo);
     std::memcpy(d + 16, &hi, sizeof hi);
 }
