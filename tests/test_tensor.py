@@ -4,6 +4,7 @@ checked against NumPy on the same inputs."""
 import array
 import pickle
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -412,6 +413,40 @@ def test_astype_matches_numpy(src, dst, rng):
     got = ft.asarray(a).astype(dst)
     assert got.dtype == np.dtype(dst)
     np.testing.assert_array_equal(np.asarray(got), a.astype(dst))
+
+
+@pytest.mark.parametrize("nthreads", [1, 2, 3])
+def test_large_casts_copies_and_fills_split_over_threads(nthreads, threads,
+                                                         rng):
+    # Over 1 MiB of destination: the threads split the outer rows, or,
+    # with fewer rows than threads, the runs themselves into pieces.
+    ft.set_num_threads(nthreads)
+    n = (1 << 20) + 37
+    base = rng.standard_normal((2, 2 * n)).astype(np.float32)
+    views = [base[0],                    # one contiguous run
+             base[:1, ::2],              # one strided run
+             base[:, 3:n + 3],           # two runs, fewer than 3 threads
+             base.T[5:n, :]]             # column pairs: many short runs
+    for a in views:
+        t = ft.asarray(a)
+        for dt in (ml_dtypes.bfloat16, np.float16, np.float64, np.int32,
+                   np.float32):
+            got = t.astype(dt)
+            want = a.astype(dt)
+            assert got.dtype == np.dtype(dt)
+            np.testing.assert_array_equal(
+                np.ascontiguousarray(np.asarray(got)).view(np.uint8),
+                np.ascontiguousarray(want).view(np.uint8))
+        np.testing.assert_array_equal(np.asarray(t.copy()), a)
+    np.testing.assert_array_equal(
+        np.asarray(ft.asarray(base.astype(ml_dtypes.bfloat16)[0])
+                   .astype(np.float32)),
+        base[0].astype(ml_dtypes.bfloat16).astype(np.float32))
+    full = ft.full((3, n), 2.5, dtype=ft.bfloat16)
+    assert (np.asarray(full).astype(np.float32) == 2.5).all()
+    z = ft.ones((1, 2 * n))[:, ::2]
+    z[...] = 0
+    assert not np.asarray(z).any()
 
 
 def test_astype_without_copy_returns_self():

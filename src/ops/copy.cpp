@@ -84,7 +84,10 @@ Plan make_plan(int ndim, const int64_t* shape, const int64_t* ss,
 }
 
 // Calls inner(src, dst, n) for every outer index of the plan, threads
-// splitting the outer range when the copy is large.
+// splitting the outer range when the copy is large.  A large copy with
+// fewer outer indices than threads (a contiguous tensor is a single run)
+// splits its inner runs instead, into pieces of about 64 KiB of
+// destination; inner() then sees a run in several calls.
 template <class Inner>
 void run_plan(const Plan& p, const char* src, char* dst, size_t elem_bytes,
               Inner inner) {
@@ -93,9 +96,30 @@ void run_plan(const Plan& p, const char* src, char* dst, size_t elem_bytes,
     const int64_t n_inner = p.shape[p.nd - 1];
     int64_t n_outer = 1;
     for (int i = 0; i < outer_nd; ++i) n_outer *= p.shape[i];
+    const bool large =
+        n_outer * n_inner * (int64_t)elem_bytes >= (int64_t)1 << 20;
+    if (large && n_outer < max_threads()) {
+        const int64_t piece = (int64_t)(65536 / elem_bytes);
+        const int64_t pieces = (n_inner + piece - 1) / piece;
+        parallel_for(n_outer * pieces, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t u = begin; u < end; ++u) {
+                int64_t rem = u / pieces;
+                const int64_t j0 = (u % pieces) * piece;
+                const char* s = src + j0 * p.st[0][outer_nd];
+                char* d = dst + j0 * p.st[1][outer_nd];
+                for (int i = outer_nd - 1; i >= 0; --i) {
+                    s += (rem % p.shape[i]) * p.st[0][i];
+                    d += (rem % p.shape[i]) * p.st[1][i];
+                    rem /= p.shape[i];
+                }
+                inner(s, d, n_inner - j0 < piece ? n_inner - j0 : piece);
+            }
+        });
+        return;
+    }
     // About 64 KiB of destination per chunk.
     int64_t grain = (int64_t)(65536 / (elem_bytes * (size_t)n_inner)) + 1;
-    if (n_outer * n_inner * (int64_t)elem_bytes < (int64_t)1 << 20) grain = n_outer;
+    if (!large) grain = n_outer;
     parallel_for(n_outer, grain, [&](int64_t begin, int64_t end) {
         int64_t idx[kMaxDims];
         int64_t rem = begin;
