@@ -38,10 +38,11 @@
 //   for the sign of a zero sum, which comes out +0), and an infinite or
 //   NaN input meets the padding of rows beyond m or columns beyond n only,
 //   results that are never stored.
-//   Packing is plain C++ (branch-free inner loops for row-major and
-//   column-major sources, which the compiler vectorises with the flags of
-//   the build); a strided or reversed operand takes an element-by-element
-//   path.
+//   Packing is plain C++: A rows are copied (or rounded) step by step; a
+//   row-major B interleaves two rows of 16 columns per k pair in GCC
+//   vector types, a column-major B moves each bfloat16 pair as one 32-bit
+//   word; both compile with the flags of the build.  A strided or
+//   reversed operand takes an element-by-element path.
 //
 // Tile budget (palette 1, all tiles 16 rows x 64 B): tmm0-3 the 2 x 2 C
 //   tiles (32 x 32 float32), tmm4-5 two A tiles (32 rows x 32 k), tmm6-7
@@ -60,9 +61,10 @@
 //   panel, so one B panel (k x 32) stays in L1/L2 while the A block
 //   streams.  Units are handed out m-block by m-block (all nc blocks of an
 //   m block in one chunk) when there are enough m blocks for the threads,
-//   else one by one.  Every C element is one chain over the whole k in k
-//   order whatever the thread count or block sizes: results are bitwise
-//   identical across both.
+//   else one by one; with fewer m blocks than threads the rows split
+//   finer first, then the columns.  Every C element is one chain over the
+//   whole k in k order whatever the thread count or block sizes: results
+//   are bitwise identical across both.
 //
 // Edges: m and n by the zero padding above; a partial 32 x 32 tile (and
 //   any C layout other than row-major without accumulation) goes through a
