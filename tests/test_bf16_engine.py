@@ -622,6 +622,8 @@ def test_attention_autocast_rounds_while_packing(engine_isa, rng):
     # bits as bfloat16 operands rounded by ml_dtypes.
     expect, _ = _sdpa(q.astype(BF16), k.astype(BF16), v.astype(BF16),
                       is_causal=True)
+    _check_attention(got, q.astype(BF16), k.astype(BF16), v.astype(BF16),
+                     causal=True)
     np.testing.assert_array_equal(np.asarray(got).view(np.uint16),
                                   np.asarray(expect).view(np.uint16))
 
@@ -642,6 +644,7 @@ def test_attention_threads_bitwise(engine_isa, rng, threads):
     one, _ = _sdpa(q, k, v)
     ft.set_num_threads(2)
     two, _ = _sdpa(q, k, v)
+    _check_attention(one, q, k, v)
     np.testing.assert_array_equal(np.asarray(one).view(np.uint16),
                                   np.asarray(two).view(np.uint16))
 

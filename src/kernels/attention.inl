@@ -388,7 +388,8 @@ void at_softmax_step(const AttentionUnit& u, int64_t i0, int64_t qr,
 }
 
 // out rows i0 .. i0 + qr - 1 = O / l: 0 for a row whose keys were all
-// masked or when no key block was visited (!visited), NaN for a bad row.
+// masked, NaN for a bad row, and 0 when no key block was visited
+// (!visited: there are no keys, and neither O nor the rows' state is read).
 template <class T>
 void at_finish(const AttentionUnit& u, int64_t i0, int64_t qr, bool visited,
                const T* O, int64_t ldo, const AttentionRows<T>& st, T* out) {
@@ -397,17 +398,13 @@ void at_finish(const AttentionUnit& u, int64_t i0, int64_t qr, bool visited,
     const int64_t Dv = u.Dv;
     for (int64_t i = 0; i < qr; ++i) {
         T* dst = out + (i0 + i) * u.rs_o;
-        T c;
-        if (!visited || st.l[i] == T(0))
-            c = T(0);
-        else
-            c = T(1) / st.l[i];
-        if (st.bad[i] != T(0)) c = T(NAN);
-        const T* o = O + i * ldo;
         if (!visited) {
-            for (int64_t e = 0; e < Dv; ++e) dst[e * u.cs_o] = c;
+            for (int64_t e = 0; e < Dv; ++e) dst[e * u.cs_o] = T(0);
             continue;
         }
+        T c = st.l[i] == T(0) ? T(0) : T(1) / st.l[i];
+        if (st.bad[i] != T(0)) c = T(NAN);
+        const T* o = O + i * ldo;
         if (u.cs_o == 1) {
             const VT vc = VT::set1(c);
             int64_t e = 0;

@@ -256,10 +256,6 @@ int engine_run_unit(const AttentionKernels& K, const AttentionUnit& u,
             if (status != kOk) return status;
             first = false;
         }
-        if (first) {
-            // No key visible (S == 0): the rows' state is still unset.
-            for (int64_t i = 0; i < 4 * qb; ++i) rows[i] = 0.f;
-        }
         K.engine_finish(u, i0, qr, !first, O, ldo, st);
     }
     return kOk;
